@@ -1,0 +1,195 @@
+// The agent's one JSON config file, validated by zod; `check-config` prints what is wrong.
+import { readFile } from 'node:fs/promises';
+import { isAbsolute } from 'node:path';
+import { z } from 'zod';
+import { formatZodIssues } from '../shared/dsse.js';
+import { UserError } from '../shared/errors.js';
+import { keyFingerprint, parsePublicKey } from '../shared/keys.js';
+import { HostNameSchema } from '../shared/validate.js';
+
+const AbsolutePathSchema = z.string().refine(isAbsolute, { message: 'must be an absolute path' });
+
+const PublicKeyTextSchema = z.string().refine(
+  (text) => {
+    try {
+      parsePublicKey(text);
+      return true;
+    } catch {
+      return false;
+    }
+  },
+  { message: 'not a public key in Nix format "name:base64" (32 bytes)' },
+);
+
+const SourceSchema = z
+  .string()
+  .refine((text) => /^(https?|file):\/\/./.test(text) && URL.canParse(text), {
+    message: 'must be an http://, https:// or file:// URL',
+  })
+  .transform((text) => text.replace(/\/+$/, ''));
+
+const CheckBase = { name: z.string().min(1).max(128).optional() };
+const SecondsSchema = z.number().positive().max(86_400);
+
+export const HealthCheckSchema = z.discriminatedUnion('type', [
+  z
+    .object({
+      ...CheckBase,
+      type: z.literal('http'),
+      url: z.string().refine((u) => /^https?:\/\//.test(u) && URL.canParse(u), { message: 'must be an http(s) URL' }),
+      /** Expected status; any 2xx when omitted. */
+      expectStatus: z.number().int().min(100).max(599).optional(),
+      timeoutSeconds: SecondsSchema.default(5),
+    })
+    .strict(),
+  z
+    .object({
+      ...CheckBase,
+      type: z.literal('tcp'),
+      host: z.string().min(1).max(253),
+      port: z.number().int().min(1).max(65_535),
+      timeoutSeconds: SecondsSchema.default(5),
+    })
+    .strict(),
+  z
+    .object({
+      ...CheckBase,
+      type: z.literal('command'),
+      argv: z.array(z.string()).min(1).refine((argv) => isAbsolute(argv[0] ?? ''), {
+        message: 'argv[0] must be an absolute path (commands never run through a shell)',
+      }),
+      timeoutSeconds: SecondsSchema.default(30),
+    })
+    .strict(),
+  z
+    .object({
+      ...CheckBase,
+      type: z.literal('systemd'),
+      /** Accept `degraded` from `systemctl is-system-running` as healthy. */
+      allowDegraded: z.boolean().default(false),
+      timeoutSeconds: SecondsSchema.default(10),
+    })
+    .strict(),
+  z
+    .object({
+      ...CheckBase,
+      type: z.literal('controller'),
+      timeoutSeconds: SecondsSchema.default(10),
+    })
+    .strict(),
+]);
+export type HealthCheck = z.infer<typeof HealthCheckSchema>;
+
+export const PollSchema = z
+  .object({
+    /** Seconds between polls of a static source, and between long-polls that failed. */
+    intervalSeconds: z.number().int().min(1).max(86_400).default(60),
+    /** Up to this many random seconds are added to each interval, so a fleet does not poll in step. */
+    jitterSeconds: z.number().int().min(0).max(86_400).default(10),
+    /** A node-cron expression; when set it replaces intervalSeconds for static sources. */
+    cron: z.string().min(1).optional(),
+    /** How long a controller may hold a long-poll open (the controller caps it at 60). */
+    waitSeconds: z.number().int().min(0).max(60).default(50),
+  })
+  .strict();
+
+export const AgentConfigSchema = z
+  .object({
+    host: HostNameSchema,
+    source: SourceSchema,
+    trustedKeys: z.array(PublicKeyTextSchema).min(1),
+    threshold: z.number().int().min(1).default(1),
+    stateDir: AbsolutePathSchema.default('/var/lib/tsdeploy-agent'),
+    profile: AbsolutePathSchema.default('/nix/var/nix/profiles/system'),
+    poll: PollSchema.default(PollSchema.parse({})),
+    health: z
+      .object({
+        checks: z.array(HealthCheckSchema).max(64).default([]),
+        /** Every check must pass within this window after activation. */
+        timeoutSeconds: z.number().int().min(1).max(86_400).default(120),
+        /** …and then keep passing for this long. */
+        stableSeconds: z.number().int().min(0).max(86_400).default(10),
+        /** Seconds between rounds of checks. */
+        intervalSeconds: z.number().min(0.1).max(600).default(2),
+      })
+      .strict()
+      .default({ checks: [], timeoutSeconds: 120, stableSeconds: 10, intervalSeconds: 2 }),
+    rollback: z
+      .object({
+        onActivationFailure: z.boolean().default(true),
+        onHealthFailure: z.boolean().default(true),
+        onControllerUnreachable: z.boolean().default(true),
+      })
+      .strict()
+      .default({ onActivationFailure: true, onHealthFailure: true, onControllerUnreachable: true }),
+    reports: z
+      .object({
+        /** Reports kept on disk while the controller is unreachable; the oldest are dropped first. */
+        queueLimit: z.number().int().min(1).max(100_000).default(1000),
+        heartbeatSeconds: z.number().int().min(5).max(86_400).default(60),
+      })
+      .strict()
+      .default({ queueLimit: 1000, heartbeatSeconds: 60 }),
+    timeouts: z
+      .object({
+        fetchSeconds: z.number().int().min(1).max(3600).default(30),
+        realiseSeconds: z.number().int().min(1).max(86_400).default(3600),
+        activateSeconds: z.number().int().min(1).max(86_400).default(600),
+      })
+      .strict()
+      .default({ fetchSeconds: 30, realiseSeconds: 3600, activateSeconds: 600 }),
+    /** A file holding a one-time enrollment token (from `tsdeploy-controller tokens create`). */
+    enrollmentTokenFile: AbsolutePathSchema.optional(),
+    /** Minimum free space kept on the Nix store's filesystem beyond the closure's size. */
+    minFreeBytes: z.number().int().min(0).default(256 * 1024 * 1024),
+    logLevel: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal']).default('info'),
+  })
+  .strict()
+  .superRefine((config, ctx) => {
+    const distinct = new Set(config.trustedKeys.map((text) => keyFingerprint(parsePublicKey(text)))).size;
+    if (config.threshold > distinct) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['threshold'],
+        message: `threshold ${config.threshold} is more than the ${distinct} distinct trusted keys`,
+      });
+    }
+    if (config.health.checks.some((check) => check.type === 'controller') && config.source.startsWith('file:')) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['health', 'checks'],
+        message: 'a "controller" check needs an http(s) source',
+      });
+    }
+  });
+export type AgentConfig = z.infer<typeof AgentConfigSchema>;
+
+export class ConfigError extends UserError {
+  override name = 'ConfigError' as const;
+  constructor(readonly path: string, readonly problems: readonly string[]) {
+    super(`invalid config ${path}: ${problems.join('; ')}`);
+  }
+}
+
+/** Validates parsed JSON; the problems list has one entry per field. */
+export function parseAgentConfig(json: unknown, path = '<config>'): AgentConfig {
+  const parsed = AgentConfigSchema.safeParse(json);
+  if (!parsed.success) throw new ConfigError(path, formatZodIssues(parsed.error).split('; '));
+  return parsed.data;
+}
+
+export async function loadAgentConfig(path: string): Promise<AgentConfig> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (error) {
+    throw new ConfigError(path, [`cannot read: ${(error as NodeJS.ErrnoException).code ?? String(error)}`]);
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (error) {
+    throw new ConfigError(path, [`not valid JSON: ${error instanceof Error ? error.message : String(error)}`]);
+  }
+  return parseAgentConfig(json, path);
+}

@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Installs and configures what the fleet lab needs on Debian or Ubuntu, as root:
+# Nix (Debian's nix-bin, single-user, no sandbox, no outside substituters) and iproute2.
+# Safe to run again: it changes nothing that is already right.
+set -euo pipefail
+
+missing=()
+command -v nix-build >/dev/null 2>&1 || missing+=(nix-bin)
+command -v ip >/dev/null 2>&1 || missing+=(iproute2)
+command -v unshare >/dev/null 2>&1 || missing+=(util-linux)
+
+if [ "${#missing[@]}" -gt 0 ]; then
+  if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then
+    echo "tsdeploy: missing ${missing[*]}: install them as root (apt-get install ${missing[*]}), then run again" >&2
+    exit 1
+  fi
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+conf=/etc/nix/nix.conf
+mkdir -p /etc/nix
+touch "$conf"
+set_option() {
+  local key=$1 value=$2
+  if grep -Eq "^[[:space:]]*${key}[[:space:]]*=" "$conf"; then
+    sed -i -E "s|^[[:space:]]*${key}[[:space:]]*=.*|${key} = ${value}|" "$conf"
+  else
+    printf '%s = %s\n' "$key" "$value" >>"$conf"
+  fi
+}
+# No sandbox (it does not work with Debian's single-user Nix), and no outside cache:
+# nothing outside this machine is reachable, and the lab brings its own signed cache.
+set_option sandbox false
+set_option substituters ''

@@ -1,0 +1,146 @@
+// Ed25519 keys in Nix's "name:base64" format, so one keygen serves manifests and `nix store sign`.
+import { readFile, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import nacl from 'tweetnacl';
+import { UserError } from './errors.js';
+import { pathExists, writeFileAtomic } from './files.js';
+
+export interface PublicKey {
+  readonly name: string;
+  /** 32 bytes. */
+  readonly key: Uint8Array;
+}
+
+export interface SecretKey {
+  readonly name: string;
+  /** 64 bytes: seed, then public key (libsodium's and Nix's layout). */
+  readonly key: Uint8Array;
+}
+
+export class InvalidKeyError extends UserError {
+  override name = 'InvalidKeyError' as const;
+}
+
+export class InsecureKeyFileError extends UserError {
+  override name = 'InsecureKeyFileError' as const;
+  constructor(readonly path: string, readonly mode: number) {
+    super(
+      `secret key ${path} is accessible by group or others (mode ${(mode & 0o777).toString(8).padStart(4, '0')}); run: chmod 600 ${path}`,
+    );
+  }
+}
+
+const KEY_NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._+-]{0,127}$/;
+
+function decodeKey(text: string, bytes: number, what: string): { name: string; key: Uint8Array } {
+  const trimmed = text.trim();
+  const colon = trimmed.indexOf(':');
+  if (colon <= 0) throw new InvalidKeyError(`malformed ${what}: expected "name:base64"`);
+  const name = trimmed.slice(0, colon);
+  const data = trimmed.slice(colon + 1);
+  if (!KEY_NAME_RE.test(name)) throw new InvalidKeyError(`malformed ${what}: invalid key name "${name}"`);
+  if (!/^[A-Za-z0-9+/]+={0,2}$/.test(data)) throw new InvalidKeyError(`malformed ${what} "${name}": not base64`);
+  const key = new Uint8Array(Buffer.from(data, 'base64'));
+  if (key.length !== bytes) {
+    throw new InvalidKeyError(`malformed ${what} "${name}": ${key.length} bytes, expected ${bytes}`);
+  }
+  return { name, key };
+}
+
+/** Parses a public key as written by Nix or by `keygen`. */
+export function parsePublicKey(text: string): PublicKey {
+  return decodeKey(text, nacl.sign.publicKeyLength, 'public key');
+}
+
+/** Parses a secret key and checks that its public half belongs to its seed. */
+export function parseSecretKey(text: string): SecretKey {
+  const { name, key } = decodeKey(text, nacl.sign.secretKeyLength, 'secret key');
+  const derived = nacl.sign.keyPair.fromSeed(key.subarray(0, 32)).publicKey;
+  if (!Buffer.from(derived).equals(Buffer.from(key.subarray(32)))) {
+    throw new InvalidKeyError(`malformed secret key "${name}": public half does not match the seed`);
+  }
+  return { name, key };
+}
+
+export function formatPublicKey(key: PublicKey): string {
+  return `${key.name}:${Buffer.from(key.key).toString('base64')}`;
+}
+
+export function formatSecretKey(key: SecretKey): string {
+  return `${key.name}:${Buffer.from(key.key).toString('base64')}`;
+}
+
+export function publicKeyOf(secret: SecretKey): PublicKey {
+  return { name: secret.name, key: secret.key.slice(32) };
+}
+
+/** A new key pair; `name` is what Nix shows as the signer (for example "cache.example.org-1"). */
+export function generateKeyPair(name: string): { secret: SecretKey; public: PublicKey } {
+  if (!KEY_NAME_RE.test(name)) {
+    throw new InvalidKeyError(`invalid key name "${name}": use letters, digits, ".", "_", "+" or "-"`);
+  }
+  const pair = nacl.sign.keyPair();
+  const secret = { name, key: pair.secretKey };
+  return { secret, public: publicKeyOf(secret) };
+}
+
+export function signBytes(secret: SecretKey, bytes: Uint8Array): Uint8Array {
+  return nacl.sign.detached(bytes, secret.key);
+}
+
+export function verifyBytes(key: PublicKey, bytes: Uint8Array, signature: Uint8Array): boolean {
+  if (signature.length !== nacl.sign.signatureLength) return false;
+  return nacl.sign.detached.verify(bytes, signature, key.key);
+}
+
+/** Same key material, whatever the name: thresholds count keys, not names. */
+export function keyFingerprint(key: PublicKey): string {
+  return Buffer.from(key.key).toString('hex');
+}
+
+async function readKeyText(path: string): Promise<string> {
+  try {
+    return await readFile(path, 'utf8');
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    throw new InvalidKeyError(`cannot read key file ${path}: ${code ?? String(error)}`);
+  }
+}
+
+/** Loads a secret key file, refusing one that group or others can access. */
+export async function readSecretKeyFile(path: string): Promise<SecretKey> {
+  let mode: number;
+  try {
+    mode = (await stat(path)).mode;
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    throw new InvalidKeyError(`cannot read key file ${path}: ${code ?? String(error)}`);
+  }
+  if ((mode & 0o077) !== 0) throw new InsecureKeyFileError(path, mode);
+  return parseSecretKey(await readKeyText(path));
+}
+
+export async function readPublicKeyFile(path: string): Promise<PublicKey> {
+  return parsePublicKey(await readKeyText(path));
+}
+
+/** Accepts either a literal "name:base64" public key or a path to a file holding one. */
+export async function loadPublicKey(keyOrFile: string): Promise<PublicKey> {
+  if (!keyOrFile.includes('/') && keyOrFile.includes(':')) return parsePublicKey(keyOrFile);
+  return readPublicKeyFile(keyOrFile);
+}
+
+/** Writes NAME.secret (0600) and NAME.public (0644); never overwrites an existing key. */
+export async function writeKeyPair(
+  dir: string,
+  pair: { secret: SecretKey; public: PublicKey },
+): Promise<{ secretPath: string; publicPath: string }> {
+  const secretPath = join(dir, `${pair.secret.name}.secret`);
+  const publicPath = join(dir, `${pair.secret.name}.public`);
+  for (const path of [secretPath, publicPath]) {
+    if (await pathExists(path)) throw new InvalidKeyError(`refusing to overwrite existing key file ${path}`);
+  }
+  await writeFileAtomic(secretPath, `${formatSecretKey(pair.secret)}\n`, 0o600);
+  await writeFileAtomic(publicPath, `${formatPublicKey(pair.public)}\n`, 0o644);
+  return { secretPath, publicPath };
+}

@@ -1,0 +1,79 @@
+// Agent → controller reports: phase changes and heartbeats, signed by the agent's own key.
+import { z } from 'zod';
+import { HostNameSchema, StorePathSchema } from './validate.js';
+
+export const REPORT_PAYLOAD_TYPE = 'application/vnd.tsdeploy.report.v1+json';
+
+/** Largest report envelope the controller takes. */
+export const REPORT_MAX_BYTES = 64 * 1024;
+
+/** The agent's journal phases, plus `idle` for a host with nothing under way. */
+export const PhaseSchema = z.enum([
+  'idle',
+  'accepted',
+  'realising',
+  'realised',
+  'profile-set',
+  'activating',
+  'checking-health',
+  'confirmed',
+  'rolling-back',
+  'rolled-back',
+  'failed',
+  'rejected',
+]);
+export type Phase = z.infer<typeof PhaseSchema>;
+
+/** How a report's phase ended: still running, good, bad, undone, or refused before any change. */
+export const OutcomeSchema = z.enum(['in-progress', 'success', 'failure', 'rolled-back', 'rejected']);
+export type Outcome = z.infer<typeof OutcomeSchema>;
+
+export const HealthResultSchema = z
+  .object({
+    name: z.string().max(128),
+    type: z.enum(['http', 'tcp', 'command', 'systemd', 'controller']),
+    ok: z.boolean(),
+    detail: z.string().max(2048),
+  })
+  .strict();
+export type HealthResult = z.infer<typeof HealthResultSchema>;
+
+export const HostFactsSchema = z
+  .object({
+    os: z.string().max(256),
+    kernel: z.string().max(256),
+    uptimeSeconds: z.number().nonnegative(),
+    memory: z.object({ totalBytes: z.number().nonnegative(), availableBytes: z.number().nonnegative() }).strict(),
+    nixStore: z
+      .object({ sizeBytes: z.number().nonnegative(), usedBytes: z.number().nonnegative(), availableBytes: z.number().nonnegative() })
+      .strict()
+      .nullable(),
+  })
+  .strict();
+export type HostFacts = z.infer<typeof HostFactsSchema>;
+
+export const ReportSchema = z
+  .object({
+    host: HostNameSchema,
+    /** Grows by one per report from this agent; the controller refuses anything not greater. */
+    seq: z.number().int().positive().max(Number.MAX_SAFE_INTEGER),
+    time: z.iso.datetime({ offset: true }),
+    kind: z.enum(['phase', 'heartbeat']),
+    /** The manifest version this report concerns; null before any was accepted. */
+    manifestVersion: z.number().int().nonnegative().nullable(),
+    desiredPath: StorePathSchema.nullable(),
+    phase: PhaseSchema,
+    outcome: OutcomeSchema,
+    currentSystem: StorePathSchema.nullable(),
+    bootedSystem: StorePathSchema.nullable(),
+    generation: z.number().int().nonnegative().nullable(),
+    health: z.array(HealthResultSchema).max(64),
+    error: z.string().max(4096).nullable(),
+    facts: HostFactsSchema.nullable(),
+  })
+  .strict();
+export type Report = z.infer<typeof ReportSchema>;
+
+export function encodeReport(report: Report): Uint8Array {
+  return Buffer.from(JSON.stringify(report), 'utf8');
+}
