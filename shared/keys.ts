@@ -126,7 +126,7 @@ export async function readPublicKeyFile(path: string): Promise<PublicKey> {
 
 /** Accepts either a literal "name:base64" public key or a path to a file holding one. */
 export async function loadPublicKey(keyOrFile: string): Promise<PublicKey> {
-  if (!keyOrFile.includes('/') && keyOrFile.includes(':')) return parsePublicKey(keyOrFile);
+  if (/^[A-Za-z0-9][A-Za-z0-9._+-]*:[A-Za-z0-9+/]{43}=$/.test(keyOrFile.trim())) return parsePublicKey(keyOrFile);
   return readPublicKeyFile(keyOrFile);
 }
 
