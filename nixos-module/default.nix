@@ -1,0 +1,7 @@
+# tsdeploy's NixOS modules; non-flake hosts use `imports = [ "${tsdeploy}/nixos-module" ];`.
+{
+  imports = [
+    ./agent.nix
+    ./controller.nix
+  ];
+}
