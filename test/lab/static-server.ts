@@ -1,0 +1,65 @@
+// A static HTTP server for a Nix file binary cache (nix-cache-info, *.narinfo, nar/*), run inside the lab's infra node.
+import { createReadStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import { createServer, type ServerResponse } from 'node:http';
+import { join } from 'node:path';
+import { writeFileAtomic } from '../../shared/files.js';
+import { createLogger } from '../../shared/log.js';
+
+/** Only what a binary cache holds; anything else (including any "..") is a 404. */
+const CACHE_PATH_RE = /^\/(nix-cache-info|[0-9a-z]{32}\.narinfo|nar\/[0-9a-z]+\.nar(\.(xz|zst|bz2|br|gz))?|log\/[0-9a-z]{32}-[0-9A-Za-z+._?=-]+)$/;
+
+function contentType(path: string): string {
+  if (path === '/nix-cache-info') return 'text/x-nix-cache-info';
+  if (path.endsWith('.narinfo')) return 'text/x-nix-narinfo';
+  if (path.startsWith('/nar/')) return 'application/x-nix-nar';
+  return 'text/plain';
+}
+
+const [dir, portText, readyFile] = process.argv.slice(2);
+if (dir === undefined || portText === undefined || readyFile === undefined) {
+  process.stderr.write('usage: static-server.ts CACHE_DIR PORT READY_FILE\n');
+  process.exit(2);
+}
+const log = createLogger('lab-cache');
+
+const server = createServer((request, response) => {
+  const path = (request.url ?? '/').split('?')[0] ?? '/';
+  const done = (status: number): void => {
+    log.info({ method: request.method, path, status }, 'request');
+  };
+  if (request.method !== 'GET' && request.method !== 'HEAD') {
+    response.writeHead(405, { allow: 'GET, HEAD' }).end();
+    return done(405);
+  }
+  if (!CACHE_PATH_RE.test(path)) {
+    response.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');
+    return done(404);
+  }
+  void sendFile(join(dir, path), contentType(path), request.method === 'HEAD', response).then((status) => done(status));
+  return undefined;
+});
+
+/** Streams a file with its length; 404 when it is missing or not a regular file. */
+async function sendFile(file: string, type: string, headOnly: boolean, response: ServerResponse): Promise<number> {
+  const info = await stat(file).catch(() => null);
+  if (info === null || !info.isFile()) {
+    response.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');
+    return 404;
+  }
+  response.writeHead(200, { 'content-type': type, 'content-length': info.size });
+  if (headOnly) {
+    response.end();
+  } else {
+    createReadStream(file)
+      .on('error', () => response.destroy())
+      .pipe(response);
+  }
+  return 200;
+}
+
+server.listen(Number(portText), '0.0.0.0', () => {
+  log.info({ dir, port: Number(portText) }, 'serving binary cache');
+  void writeFileAtomic(readyFile, `${process.pid}\n`);
+});
+process.on('SIGTERM', () => process.exit(0));
