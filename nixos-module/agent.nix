@@ -293,7 +293,7 @@ in
         message = "services.tsdeploy-agent.trustedKeys is empty: list the release public keys whose signatures this host accepts.";
       }
       {
-        assertion = cfg.threshold <= distinctKeys;
+        assertion = cfg.trustedKeys == [ ] || cfg.threshold <= distinctKeys;
         message = "services.tsdeploy-agent.threshold is ${toString cfg.threshold}, but trustedKeys has only ${toString distinctKeys} distinct keys.";
       }
       {

@@ -111,7 +111,7 @@ in
         message = "services.tsdeploy-controller.trustedReleaseKeys is empty: list the release public keys whose signatures make a manifest publishable.";
       }
       {
-        assertion = cfg.releaseThreshold <= distinctKeys;
+        assertion = cfg.trustedReleaseKeys == [ ] || cfg.releaseThreshold <= distinctKeys;
         message = "services.tsdeploy-controller.releaseThreshold is ${toString cfg.releaseThreshold}, but trustedReleaseKeys has only ${toString distinctKeys} distinct keys.";
       }
       {
