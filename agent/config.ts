@@ -1,6 +1,7 @@
 // The agent's one JSON config file, validated by zod; `check-config` prints what is wrong.
 import { readFile } from 'node:fs/promises';
 import { isAbsolute } from 'node:path';
+import { validate as validateCron } from 'node-cron';
 import { z } from 'zod';
 import { formatZodIssues } from '../shared/dsse.js';
 import { UserError } from '../shared/errors.js';
@@ -146,13 +147,23 @@ export const AgentConfigSchema = z
   })
   .strict()
   .superRefine((config, ctx) => {
-    const distinct = new Set(config.trustedKeys.map((text) => keyFingerprint(parsePublicKey(text)))).size;
+    const fingerprints = config.trustedKeys.flatMap((text) => {
+      try {
+        return [keyFingerprint(parsePublicKey(text))];
+      } catch {
+        return [];
+      }
+    });
+    const distinct = new Set(fingerprints).size;
     if (config.threshold > distinct) {
       ctx.addIssue({
         code: 'custom',
         path: ['threshold'],
         message: `threshold ${config.threshold} is more than the ${distinct} distinct trusted keys`,
       });
+    }
+    if (config.poll.cron !== undefined && !validateCron(config.poll.cron)) {
+      ctx.addIssue({ code: 'custom', path: ['poll', 'cron'], message: `not a valid cron expression: "${config.poll.cron}"` });
     }
     if (config.health.checks.some((check) => check.type === 'controller') && config.source.startsWith('file:')) {
       ctx.addIssue({

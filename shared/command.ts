@@ -33,6 +33,7 @@ export class CommandExitError extends UserError {
     readonly code: number | null,
     readonly signal: string | null,
     readonly stderr: string,
+    readonly stdout = '',
   ) {
     const how = code !== null ? `exited with code ${code}` : `was killed by ${signal ?? 'a signal'}`;
     const tail = lastLine(stderr);
@@ -97,7 +98,7 @@ export function runCommand(spec: CommandSpec): Promise<CommandResult> {
       }
       if (timedOut) reject(new CommandTimeoutError(spec.argv, spec.timeoutMs ?? 0));
       else if (code === 0) resolve(out);
-      else reject(new CommandExitError(spec.argv, code, signal, out.stderr));
+      else reject(new CommandExitError(spec.argv, code, signal, out.stderr, out.stdout));
     });
   });
 }

@@ -1,0 +1,141 @@
+// Nix effects behind a narrow interface; their argv built by pure, tested functions.
+import { readlink } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+import { runCommand } from '../shared/command.js';
+import type { Activation } from '../shared/manifest.js';
+import type { Logger } from '../shared/log.js';
+import { isStorePath } from '../shared/validate.js';
+
+export function realiseArgs(storePath: string, gcRoot: string): [string, ...string[]] {
+  return ['nix-store', '--realise', storePath, '--add-root', gcRoot];
+}
+
+export function dryRunArgs(storePath: string): [string, ...string[]] {
+  return ['nix-store', '--realise', '--dry-run', storePath];
+}
+
+export function setProfileArgs(profile: string, storePath: string): [string, ...string[]] {
+  return ['nix-env', '--profile', profile, '--set', storePath];
+}
+
+export function switchGenerationArgs(profile: string, generation: number): [string, ...string[]] {
+  return ['nix-env', '--profile', profile, '--switch-generation', String(generation)];
+}
+
+export function switchArgs(systemPath: string, action: Activation): [string, ...string[]] {
+  return [join(systemPath, 'bin', 'switch-to-configuration'), action];
+}
+
+/** What `nix-store --realise --dry-run` says it would fetch; null when nothing needs fetching. */
+export function parseDryRun(output: string): { paths: number; downloadBytes: number; unpackedBytes: number } | null {
+  const match = /these (\d+) paths? will be fetched \(([\d.]+) MiB download, ([\d.]+) MiB unpacked\)/.exec(output);
+  if (match === null) {
+    const single = /this path will be fetched \(([\d.]+) MiB download, ([\d.]+) MiB unpacked\)/.exec(output);
+    if (single === null) return null;
+    return { paths: 1, downloadBytes: mib(single[1]), unpackedBytes: mib(single[2]) };
+  }
+  return { paths: Number(match[1]), downloadBytes: mib(match[2]), unpackedBytes: mib(match[3]) };
+}
+
+function mib(text: string | undefined): number {
+  return Math.round(Number(text ?? '0') * 1024 * 1024);
+}
+
+/** The generation number encoded in a profile link target such as "system-12-link". */
+export function parseGenerationLink(profile: string, target: string): number | null {
+  const prefix = `${basename(profile)}-`;
+  const name = basename(target);
+  if (!name.startsWith(prefix) || !name.endsWith('-link')) return null;
+  const number = Number(name.slice(prefix.length, -'-link'.length));
+  return Number.isSafeInteger(number) && number > 0 ? number : null;
+}
+
+export interface ProfileState {
+  readonly generation: number;
+  readonly path: string;
+}
+
+export interface Nix {
+  dryRun(storePath: string): Promise<ReturnType<typeof parseDryRun>>;
+  realise(storePath: string, gcRoot: string): Promise<void>;
+  readProfile(profile: string): Promise<ProfileState | null>;
+  setProfile(profile: string, storePath: string): Promise<ProfileState>;
+  switchGeneration(profile: string, generation: number): Promise<ProfileState>;
+  activate(systemPath: string, action: Activation): Promise<string>;
+  /** The system that is running now (/run/current-system) and the one booted (/run/booted-system). */
+  currentSystem(): Promise<string | null>;
+  bootedSystem(): Promise<string | null>;
+}
+
+async function resolveLink(path: string): Promise<string | null> {
+  try {
+    let target = await readlink(path);
+    for (let hops = 0; hops < 8 && !target.startsWith('/nix/store/'); hops += 1) {
+      target = await readlink(target.startsWith('/') ? target : join(dirname(path), target));
+    }
+    return isStorePath(target) ? target : null;
+  } catch {
+    return null;
+  }
+}
+
+export interface NixOptions {
+  readonly log: Logger;
+  readonly realiseTimeoutMs: number;
+  readonly activateTimeoutMs: number;
+  readonly currentSystemLink?: string;
+  readonly bootedSystemLink?: string;
+}
+
+/** The real Nix, run as argv arrays with timeouts; every output line goes to the log. */
+export function createNix(options: NixOptions): Nix {
+  const { log } = options;
+  const run = (argv: [string, ...string[]], timeoutMs: number) =>
+    runCommand({
+      argv,
+      timeoutMs,
+      onLine: (stream, line) => {
+        if (line.trim() !== '') log.info({ command: argv[0], stream, line }, 'command output');
+      },
+    });
+  const readProfile = async (profile: string): Promise<ProfileState | null> => {
+    let target: string;
+    try {
+      target = await readlink(profile);
+    } catch {
+      return null;
+    }
+    const generation = parseGenerationLink(profile, target);
+    const path = await resolveLink(profile);
+    return generation === null || path === null ? null : { generation, path };
+  };
+  const requireProfile = async (profile: string): Promise<ProfileState> => {
+    const state = await readProfile(profile);
+    if (state === null) throw new Error(`profile ${profile} does not point to a generation`);
+    return state;
+  };
+  return {
+    async dryRun(storePath) {
+      const { stdout, stderr } = await runCommand({ argv: dryRunArgs(storePath), timeoutMs: 120_000 });
+      return parseDryRun(`${stdout}\n${stderr}`);
+    },
+    async realise(storePath, gcRoot) {
+      await run(realiseArgs(storePath, gcRoot), options.realiseTimeoutMs);
+    },
+    readProfile,
+    async setProfile(profile, storePath) {
+      await run(setProfileArgs(profile, storePath), 120_000);
+      return requireProfile(profile);
+    },
+    async switchGeneration(profile, generation) {
+      await run(switchGenerationArgs(profile, generation), 120_000);
+      return requireProfile(profile);
+    },
+    async activate(systemPath, action) {
+      const { stdout, stderr } = await run(switchArgs(systemPath, action), options.activateTimeoutMs);
+      return `${stdout}${stderr}`;
+    },
+    currentSystem: () => resolveLink(options.currentSystemLink ?? '/run/current-system'),
+    bootedSystem: () => resolveLink(options.bootedSystemLink ?? '/run/booted-system'),
+  };
+}
