@@ -152,12 +152,13 @@ const HttpAnswerSchema = z.object({ status: z.number().int(), body: z.string() }
 
 /** The fetch used by `httpGet`, run by the machine's node inside the node's namespaces. */
 const HTTP_GET_SCRIPT = `const [url, ms] = process.argv.slice(1);
+let answer = 'null';
 try {
   const response = await fetch(url, { signal: AbortSignal.timeout(Number(ms)) });
-  process.stdout.write(JSON.stringify({ status: response.status, body: await response.text() }));
-} catch {
-  process.stdout.write('null');
-}`;
+  answer = JSON.stringify({ status: response.status, body: await response.text() });
+} catch {}
+// Exit now: an aborted connect would otherwise hold the process until the kernel gives up on it.
+process.stdout.write(answer, () => process.exit(0));`;
 
 /**
  * Starts a node: a holder in new network and mount namespaces (mounts private, a tmpfs on /run,

@@ -26,7 +26,7 @@ const log = createLogger('lab-cache');
 const server = createServer((request, response) => {
   const path = (request.url ?? '/').split('?')[0] ?? '/';
   const done = (status: number): void => {
-    log.info({ method: request.method, path, status }, 'request');
+    log.info({ method: request.method, path, status, remote: request.socket.remoteAddress }, 'request');
   };
   if (request.method !== 'GET' && request.method !== 'HEAD') {
     response.writeHead(405, { allow: 'GET, HEAD' }).end();

@@ -1,0 +1,18 @@
+// A lab owner meant to be killed with SIGKILL: builds a lab with a running service, prints its id, and waits.
+import { createLab } from './lab.js';
+
+const lab = await createLab({ hosts: 1, name: 'crash' });
+const host = lab.hosts[0];
+if (host === undefined) throw new Error('no host');
+const system = await lab.buildSystem('good', `crash-${lab.id}`);
+for (const argv of [
+  ['nix-store', '--realise', system],
+  ['nix-env', '-p', '/nix/var/nix/profiles/system', '--set', system],
+  [`${system}/bin/switch-to-configuration`, 'switch'],
+]) {
+  const result = await host.exec(argv);
+  if (result.code !== 0) throw new Error(`${argv.join(' ')}: ${result.stderr}`);
+}
+const service = (await host.exec(['cat', '/run/lab/service.pid'])).stdout.trim();
+process.stdout.write(`${JSON.stringify({ id: lab.id, dir: lab.dir, servicePid: Number(service) })}\n`);
+setInterval(() => undefined, 1 << 30);
