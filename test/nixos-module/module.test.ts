@@ -358,7 +358,12 @@ describe('NixOS module services.tsdeploy-controller (nixpkgs lib; NixOS options 
   it('checks the controller config at build time with the real tsdeploy-controller check-config', { skip }, async () => {
     const path = await build('controllerConfig', controllerHost());
     parseControllerConfig(JSON.parse(await readFile(path, 'utf8')));
-    await assert.rejects(build('controllerConfig', controllerHost({ settings: { maxWaitSeconds: 600 } })), CommandExitError);
+    await assert.rejects(build('controllerConfig', controllerHost({ settings: { maxWaitSeconds: 600 } })), (error: unknown) => {
+      assert.ok(error instanceof CommandExitError);
+      assert.match(error.stderr, /maxWaitSeconds/);
+      assert.match(error.stderr, /tsdeploy-controller-checked\.json\.drv' failed/);
+      return true;
+    });
   });
 });
 
