@@ -1,0 +1,167 @@
+// The agent end to end on the fleet lab with real Nix, pulling from a file:// source (no controller):
+// first deployment, upgrade, activation and health failures rolled back, refused manifests, pre-flight.
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { createLab, type Lab, type LabHost } from '../lab/lab.js';
+import { agentCli, journalOf, makeReleaseKey, publishToDirectory, signedManifest, writeAgentConfig, type ReleaseKey } from './harness.js';
+
+describe('agent with a file:// source on the fleet lab (real Nix; no systemd as PID 1)', () => {
+  let lab: Lab;
+  let key: ReleaseKey;
+  let host: LabHost;
+  let fresh: LabHost;
+  let dir: string;
+  let config: string;
+  const systems: Record<string, string> = {};
+
+  before(async () => {
+    lab = await createLab({ hosts: 2, name: 'agentfile' });
+    key = await makeReleaseKey(lab);
+    [host, fresh] = lab.hosts as [LabHost, LabHost];
+    dir = join(lab.dir, 'mirror');
+    config = await writeAgentConfig(host, { source: `file://${dir}`, trustedKeys: [key.publicKey] });
+    for (const [name, variant] of [
+      ['v1', 'good'],
+      ['v2', 'good'],
+      ['v3', 'broken'],
+      ['v4', 'unhealthy'],
+    ] as const) {
+      systems[name] = await lab.buildSystem(variant, `file-${name}`);
+    }
+  });
+  after(async () => {
+    await lab?.teardown();
+  });
+
+  async function deploy(target: LabHost, cfg: string, version: number, path: string) {
+    await publishToDirectory(dir, target.name, signedManifest(key, target.name, path, version));
+    return agentCli(target, ['once', '--config', cfg]);
+  }
+
+  it('first deployment: realises from the signed cache into an empty store, sets generation 1, switches, confirms', async () => {
+    assert.equal(await host.currentSystem(), null);
+    const result = await deploy(host, config, 1, systems['v1'] ?? '');
+    assert.equal(result.code, 0, result.stderr);
+    assert.equal(await host.currentSystem(), systems['v1']);
+    assert.deepEqual((await host.profileGenerations()).map((g) => [g.number, g.path, g.current]), [[1, systems['v1'], true]]);
+    assert.deepEqual(await host.healthStatus(), { status: 200, body: 'file-v1' });
+    const journal = await journalOf(host);
+    assert.equal(journal.deployment?.phase, 'confirmed');
+    assert.deepEqual(journal.lastAccepted?.version, 1);
+  });
+
+  it('an unchanged manifest is a no-op', async () => {
+    const result = await agentCli(host, ['once', '--config', config]);
+    assert.equal(result.code, 0, result.stderr);
+    assert.equal((await host.profileGenerations()).length, 1);
+  });
+
+  it('upgrade: a new version becomes generation 2 and is confirmed healthy', async () => {
+    const result = await deploy(host, config, 2, systems['v2'] ?? '');
+    assert.equal(result.code, 0, result.stderr);
+    assert.equal(await host.currentSystem(), systems['v2']);
+    const generations = await host.profileGenerations();
+    assert.deepEqual(generations.map((g) => [g.number, g.current]), [[1, false], [2, true]]);
+    assert.deepEqual(await host.healthStatus(), { status: 200, body: 'file-v2' });
+  });
+
+  it('activation failure: rolls back to the exact previous generation and marks the version failed', async () => {
+    const result = await deploy(host, config, 3, systems['v3'] ?? '');
+    assert.equal(result.code, 4, result.stderr);
+    assert.match(result.stderr, /rolled-back \(activation failed/);
+    assert.equal(await host.currentSystem(), systems['v2']);
+    const current = (await host.profileGenerations()).find((g) => g.current);
+    assert.deepEqual([current?.number, current?.path], [2, systems['v2']]);
+    assert.deepEqual(await host.healthStatus(), { status: 200, body: 'file-v2' });
+    const journal = await journalOf(host);
+    assert.equal(journal.deployment?.phase, 'rolled-back');
+    assert.ok(journal.failedVersions.includes(3));
+  });
+
+  it('the failed version is not retried', async () => {
+    const result = await agentCli(host, ['once', '--config', config]);
+    assert.equal(result.code, 4);
+    assert.equal(await host.currentSystem(), systems['v2']);
+    assert.equal((await host.profileGenerations()).length, 3);
+  });
+
+  it('health failure: an activation that succeeds but serves 500 is rolled back', async () => {
+    const result = await deploy(host, config, 4, systems['v4'] ?? '');
+    assert.equal(result.code, 4, result.stderr);
+    assert.match(result.stderr, /health check failed: http .*HTTP 500/);
+    assert.equal(await host.currentSystem(), systems['v2']);
+    assert.deepEqual(await host.healthStatus(), { status: 200, body: 'file-v2' });
+    const journal = await journalOf(host);
+    assert.equal(journal.lastHealth?.ok, true, 'the health of the generation rolled back to is recorded');
+  });
+
+  it('a replayed old manifest is refused as a rollback and changes nothing', async () => {
+    const before = await host.profileGenerations();
+    const result = await deploy(host, config, 2, systems['v1'] ?? '');
+    assert.equal(result.code, 3);
+    assert.match(result.stderr, /rejected: version rollback \(2 < 4\)/);
+    assert.deepEqual(await host.profileGenerations(), before);
+    assert.equal((await journalOf(host)).lastAccepted?.version, 4);
+  });
+
+  it('an expired manifest is refused', async () => {
+    const stale = signedManifest(key, host.name, systems['v1'] ?? '', 9, { now: new Date(Date.now() - 7_200_000), expiresInMs: 3_600_000 });
+    await publishToDirectory(dir, host.name, stale);
+    const result = await agentCli(host, ['once', '--config', config]);
+    assert.equal(result.code, 3);
+    assert.match(result.stderr, /rejected: expired/);
+    assert.equal(await host.currentSystem(), systems['v2']);
+  });
+
+  it('a manifest for another host is refused', async () => {
+    await publishToDirectory(dir, host.name, signedManifest(key, host.name, systems['v1'] ?? '', 10, { host: 'someone-else' }));
+    const result = await agentCli(host, ['once', '--config', config]);
+    assert.equal(result.code, 3);
+    assert.match(result.stderr, /rejected: wrong host/);
+  });
+
+  it('a manifest signed by an untrusted key is refused', async () => {
+    const rogue = await makeReleaseKey(lab, 'rogue-1');
+    await publishToDirectory(dir, host.name, signedManifest(rogue, host.name, systems['v1'] ?? '', 11));
+    const result = await agentCli(host, ['once', '--config', config]);
+    assert.equal(result.code, 3);
+    assert.match(result.stderr, /rejected: bad or too few signatures/);
+    assert.equal(await host.currentSystem(), systems['v2']);
+  });
+
+  it('a first deployment that fails says it cannot roll back', async () => {
+    const cfg = await writeAgentConfig(fresh, { source: `file://${dir}`, trustedKeys: [key.publicKey] });
+    const result = await deploy(fresh, cfg, 1, systems['v3'] ?? '');
+    assert.equal(result.code, 1);
+    assert.match(result.stderr, /first deployment on this host: no previous generation to roll back to/);
+    assert.equal((await journalOf(fresh)).deployment?.phase, 'failed');
+  });
+
+  it('pre-flight: refuses a closure that would not leave the configured free space, before fetching anything', async () => {
+    const cfg = await writeAgentConfig(fresh, {
+      source: `file://${dir}`,
+      trustedKeys: [key.publicKey],
+      extra: { minFreeBytes: 1024 ** 5 },
+    });
+    const result = await deploy(fresh, cfg, 2, systems['v1'] ?? '');
+    assert.equal(result.code, 1);
+    assert.match(result.stderr, /not enough space for the closure on the Nix store/);
+    assert.equal((await fresh.exec(['test', '-e', systems['v1'] ?? ''])).code, 1, 'nothing was fetched');
+  });
+
+  it('status --json shows the journal, generation and last health', async () => {
+    const result = await agentCli(host, ['status', '--config', config, '--json']);
+    assert.equal(result.code, 0, result.stderr);
+    const status = JSON.parse(result.stdout) as { currentSystem: string; generation: number; lastAccepted: { version: number } };
+    assert.equal(status.currentSystem, systems['v2']);
+    assert.equal(status.generation, 2);
+  });
+
+  it('manual rollback returns to the generation before the current one and checks its health', async () => {
+    const result = await agentCli(host, ['rollback', '--config', config]);
+    assert.equal(result.code, 0, result.stderr);
+    assert.equal(await host.currentSystem(), systems['v1']);
+    assert.deepEqual(await host.healthStatus(), { status: 200, body: 'file-v1' });
+  });
+});

@@ -1,0 +1,119 @@
+// Shared helpers for the end-to-end tests: release keys, agent configs, manifests and waiting.
+import { mkdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { readJournal, type Journal } from '../../agent/journal.js';
+import { writeFileAtomic } from '../../shared/files.js';
+import { formatPublicKey, generateKeyPair, writeKeyPair, type SecretKey } from '../../shared/keys.js';
+import type { Activation } from '../../shared/manifest.js';
+import { buildManifest, localNixSystem, signManifest } from '../../shared/sign-manifest.js';
+import { AGENT_MAIN, REPO_ROOT, SERVICE_PORT, type Lab, type LabHost } from '../lab/lab.js';
+import { TSX_IMPORT } from '../lab/cache.js';
+
+export const CONTROLLER_MAIN = join(REPO_ROOT, 'controller/main.ts');
+export const HEALTH_URL = `http://127.0.0.1:${SERVICE_PORT}/health`;
+
+export interface ReleaseKey {
+  readonly secret: SecretKey;
+  readonly publicKey: string;
+  readonly secretFile: string;
+  readonly publicFile: string;
+}
+
+/** A release key pair written into the lab directory, as an operator would keep it. */
+export async function makeReleaseKey(lab: Lab, name = 'release-1'): Promise<ReleaseKey> {
+  const dir = join(lab.dir, 'operator');
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  const pair = generateKeyPair(name);
+  const { secretPath, publicPath } = await writeKeyPair(dir, pair);
+  return { secret: pair.secret, publicKey: formatPublicKey(pair.public), secretFile: secretPath, publicFile: publicPath };
+}
+
+export interface ManifestOptions {
+  readonly activation?: Activation;
+  readonly expiresInMs?: number;
+  readonly now?: Date;
+  readonly host?: string;
+}
+
+/** Signs a manifest exactly as `tsdeploy-controller manifest sign` does. */
+export function signedManifest(key: ReleaseKey, host: string, storePath: string, version: number, options: ManifestOptions = {}): string {
+  const manifest = buildManifest({
+    host: options.host ?? host,
+    storePath,
+    version,
+    activation: options.activation ?? 'switch',
+    expiresInMs: options.expiresInMs ?? 3_600_000,
+    system: localNixSystem(),
+    now: options.now ?? new Date(),
+  });
+  return signManifest(manifest, [key.secret]);
+}
+
+/** Puts a manifest where a file:// source (or any static mirror) serves it. */
+export async function publishToDirectory(dir: string, host: string, envelope: string): Promise<void> {
+  await writeFileAtomic(join(dir, 'v1', 'hosts', host, 'manifest'), envelope);
+}
+
+export interface AgentConfigOptions {
+  readonly source: string;
+  readonly trustedKeys: readonly string[];
+  readonly controllerCheck?: boolean;
+  readonly extra?: Record<string, unknown>;
+}
+
+/** Writes an agent config for a lab host: the lab service's /health, short windows for tests. */
+export async function writeAgentConfig(host: LabHost, options: AgentConfigOptions): Promise<string> {
+  const checks: unknown[] = [{ type: 'http', url: HEALTH_URL, timeoutSeconds: 2 }];
+  if (options.controllerCheck === true) checks.push({ type: 'controller', timeoutSeconds: 3 });
+  const config = {
+    host: host.name,
+    source: options.source,
+    trustedKeys: options.trustedKeys,
+    stateDir: host.stateDir,
+    poll: { intervalSeconds: 1, jitterSeconds: 0, waitSeconds: 20 },
+    health: { checks, timeoutSeconds: 8, stableSeconds: 1, intervalSeconds: 0.5 },
+    reports: { heartbeatSeconds: 5, queueLimit: 1000 },
+    timeouts: { fetchSeconds: 3, realiseSeconds: 300, activateSeconds: 120 },
+    logLevel: 'debug',
+    ...options.extra,
+  };
+  const path = join(host.dir, 'agent.json');
+  await writeFileAtomic(path, `${JSON.stringify(config, null, 2)}\n`);
+  return path;
+}
+
+/** Runs `tsdeploy-agent <args>` inside the host and returns its exit code and output. */
+export function agentCli(host: LabHost, args: readonly string[], timeoutMs = 240_000) {
+  return host.exec([process.execPath, '--import', TSX_IMPORT, AGENT_MAIN, ...args], { timeoutMs });
+}
+
+export function journalOf(host: LabHost): Promise<Journal> {
+  return readJournal(host.stateDir);
+}
+
+/** Polls `probe` until it returns a value other than undefined, or throws after `timeoutMs`. */
+export async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 60_000, everyMs = 100): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const value = await probe();
+      if (value !== undefined) return value;
+    } catch (error) {
+      last = error;
+    }
+    if (Date.now() > deadline) {
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last === undefined ? '' : ` (last error: ${String(last)})`}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, everyMs));
+  }
+}
+
+/** The lab service's answer in the host: its status and the label of the system serving it. */
+export async function serviceOf(host: LabHost): Promise<{ status: number; body: string } | null> {
+  return host.healthStatus();
+}
+
+export async function readText(path: string): Promise<string> {
+  return readFile(path, 'utf8').catch(() => '');
+}
