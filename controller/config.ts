@@ -1,0 +1,118 @@
+// The controller's one JSON config file, validated by zod; `check-config` prints what is wrong.
+import { readFile } from 'node:fs/promises';
+import { isIP } from 'node:net';
+import { isAbsolute } from 'node:path';
+import { z } from 'zod';
+import { formatZodIssues } from '../shared/dsse.js';
+import { UserError } from '../shared/errors.js';
+import { keyFingerprint, parsePublicKey, type PublicKey } from '../shared/keys.js';
+
+export interface ListenAddress {
+  readonly host: string;
+  readonly port: number;
+}
+
+/** Parses "HOST:PORT" or "[IPv6]:PORT"; port 0 asks the kernel for a free one (tests). Null when invalid. */
+export function parseListen(text: string): ListenAddress | null {
+  const match = /^(?:\[([0-9A-Fa-f:.]+)\]|([A-Za-z0-9.-]+)):(\d{1,5})$/.exec(text);
+  if (match === null) return null;
+  const port = Number(match[3]);
+  if (port > 65_535) return null;
+  const v6 = match[1];
+  if (v6 !== undefined) return isIP(v6) === 6 ? { host: v6, port } : null;
+  const host = match[2] ?? '';
+  if (host.includes(':') || host.startsWith('-') || host.startsWith('.') || host.endsWith('.')) return null;
+  return { host, port };
+}
+
+const AbsolutePathSchema = z.string().refine(isAbsolute, { message: 'must be an absolute path' });
+
+const PublicKeyTextSchema = z.string().refine(
+  (text) => {
+    try {
+      parsePublicKey(text);
+      return true;
+    } catch {
+      return false;
+    }
+  },
+  { message: 'not a public key in Nix format "name:base64" (32 bytes)' },
+);
+
+export const ListenSchema = z
+  .string()
+  .refine((text) => parseListen(text) !== null, { message: 'must be HOST:PORT, for example 127.0.0.1:8080 or [::1]:8080' });
+
+export const ReportsConfigSchema = z
+  .object({
+    /** A host's report log is rotated when the next line would take it past this size. */
+    maxLogBytes: z.number().int().min(4096).max(1024 * 1024 * 1024).default(1024 * 1024),
+    /** Rotated logs kept per host (`<host>.log.1` … `.N`); the oldest is deleted. */
+    keepRotated: z.number().int().min(0).max(100).default(3),
+  })
+  .strict();
+
+export const ControllerConfigSchema = z
+  .object({
+    listen: ListenSchema.default('127.0.0.1:8080'),
+    stateDir: AbsolutePathSchema.default('/var/lib/tsdeploy-controller'),
+    /** Release keys whose signatures make a manifest publishable; the controller never holds their secrets. */
+    trustedReleaseKeys: z.array(PublicKeyTextSchema).min(1),
+    releaseThreshold: z.number().int().min(1).default(1),
+    /** How often agents are expected to report; with silentAfterHeartbeats it defines "silent". */
+    heartbeatSeconds: z.number().int().min(1).max(86_400).default(60),
+    silentAfterHeartbeats: z.number().int().min(1).max(1000).default(3),
+    /** Longest a `?wait=` long-poll is held open; requests asking for more are clamped. */
+    maxWaitSeconds: z.number().int().min(0).max(60).default(60),
+    reports: ReportsConfigSchema.default({ maxLogBytes: 1024 * 1024, keepRotated: 3 }),
+    /** Reserved for air-gapped sites: a Nix binary cache directory served under /nix-cache/. */
+    cacheDir: AbsolutePathSchema.optional(),
+    logLevel: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal']).default('info'),
+  })
+  .strict()
+  .superRefine((config, ctx) => {
+    const distinct = new Set(config.trustedReleaseKeys.map((text) => keyFingerprint(parsePublicKey(text)))).size;
+    if (config.releaseThreshold > distinct) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['releaseThreshold'],
+        message: `releaseThreshold ${config.releaseThreshold} is more than the ${distinct} distinct trusted release keys`,
+      });
+    }
+  });
+export type ControllerConfig = z.infer<typeof ControllerConfigSchema>;
+
+export class ControllerConfigError extends UserError {
+  override name = 'ControllerConfigError' as const;
+  constructor(readonly path: string, readonly problems: readonly string[]) {
+    super(`invalid config ${path}: ${problems.join('; ')}`);
+  }
+}
+
+/** Validates parsed JSON; the problems list has one entry per field. */
+export function parseControllerConfig(json: unknown, path = '<config>'): ControllerConfig {
+  const parsed = ControllerConfigSchema.safeParse(json);
+  if (!parsed.success) throw new ControllerConfigError(path, formatZodIssues(parsed.error).split('; '));
+  return parsed.data;
+}
+
+export async function loadControllerConfig(path: string): Promise<ControllerConfig> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (error) {
+    throw new ControllerConfigError(path, [`cannot read: ${(error as NodeJS.ErrnoException).code ?? String(error)}`]);
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (error) {
+    throw new ControllerConfigError(path, [`not valid JSON: ${error instanceof Error ? error.message : String(error)}`]);
+  }
+  return parseControllerConfig(json, path);
+}
+
+/** The release keys as parsed keys; the schema has already checked every one. */
+export function releaseKeys(config: ControllerConfig): PublicKey[] {
+  return config.trustedReleaseKeys.map((text) => parsePublicKey(text));
+}
