@@ -41,6 +41,21 @@ export async function publishToCache(paths: readonly string[], key: CacheKey, ca
   await runCommand({ argv: copyArgs(paths, cacheDir), timeoutMs: 600_000 });
 }
 
+/** Only what a binary cache holds; anything else (including any "..") is a 404. */
+const CACHE_PATH_RE =
+  /^\/(nix-cache-info|[0-9a-z]{32}\.narinfo|nar\/[0-9a-z]+\.nar(\.(xz|zst|bz2|br|gz))?|log\/[0-9a-z]{32}-[0-9A-Za-z+._?=-]+)$/;
+
+export function isCachePath(urlPath: string): boolean {
+  return CACHE_PATH_RE.test(urlPath);
+}
+
+export function cacheContentType(urlPath: string): string {
+  if (urlPath === '/nix-cache-info') return 'text/x-nix-cache-info';
+  if (urlPath.endsWith('.narinfo')) return 'text/x-nix-narinfo';
+  if (urlPath.startsWith('/nar/')) return 'application/x-nix-nar';
+  return 'text/plain';
+}
+
 export const CACHE_SERVER_SCRIPT = new URL('./static-server.ts', import.meta.url).pathname;
 
 /** The URL of tsx's loader, so lab programs run TypeScript whatever their working directory. */

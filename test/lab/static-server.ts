@@ -5,16 +5,7 @@ import { createServer, type ServerResponse } from 'node:http';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../../shared/files.js';
 import { createLogger } from '../../shared/log.js';
-
-/** Only what a binary cache holds; anything else (including any "..") is a 404. */
-const CACHE_PATH_RE = /^\/(nix-cache-info|[0-9a-z]{32}\.narinfo|nar\/[0-9a-z]+\.nar(\.(xz|zst|bz2|br|gz))?|log\/[0-9a-z]{32}-[0-9A-Za-z+._?=-]+)$/;
-
-function contentType(path: string): string {
-  if (path === '/nix-cache-info') return 'text/x-nix-cache-info';
-  if (path.endsWith('.narinfo')) return 'text/x-nix-narinfo';
-  if (path.startsWith('/nar/')) return 'application/x-nix-nar';
-  return 'text/plain';
-}
+import { cacheContentType as contentType, isCachePath } from './cache.js';
 
 const [dir, portText, readyFile] = process.argv.slice(2);
 if (dir === undefined || portText === undefined || readyFile === undefined) {
@@ -32,7 +23,7 @@ const server = createServer((request, response) => {
     response.writeHead(405, { allow: 'GET, HEAD' }).end();
     return done(405);
   }
-  if (!CACHE_PATH_RE.test(path)) {
+  if (!isCachePath(path)) {
     response.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');
     return done(404);
   }
