@@ -29,6 +29,11 @@ export interface AgentDeps {
   readonly facts: () => Promise<HostFacts | null>;
   /** Free bytes on the filesystem holding the Nix store, or null when unknown. */
   readonly freeBytes: () => Promise<number | null>;
+  /**
+   * Fault injection for crash tests: called after each journal write is durable. The lab's kill -9
+   * matrix uses it to stop the agent exactly at a phase boundary; production leaves it unset.
+   */
+  readonly afterPersist?: (journal: Journal) => Promise<void>;
 }
 
 export type CycleResult =
@@ -109,6 +114,7 @@ export function createAgent(deps: AgentDeps): AgentCore {
     await writeJournal(config.stateDir, journal);
     const deployment = journal.deployment;
     if (deployment !== null && deployment.phase !== before.deployment?.phase) {
+      await deps.afterPersist?.(journal);
       log.info(
         { host: config.host, version: deployment.version, storePath: deployment.storePath, phase: deployment.phase, reason: deployment.reason ?? undefined },
         `phase ${deployment.phase}`,

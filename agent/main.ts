@@ -51,11 +51,20 @@ async function main(argv: readonly string[]): Promise<number> {
     });
   }
   const levelFor = (configured: string) => process.env['TSDEPLOY_LOG_LEVEL'] ?? configured;
+  // Crash tests: stop (SIGSTOP) right after the journal records one of these phases, for a kill -9.
+  const faultPhases = (process.env['TSDEPLOY_FAULT_STOP_AFTER_PHASE'] ?? '').split(',').filter((p) => p !== '');
   const io: CommandIo = {
     out: (t: string) => void process.stdout.write(t),
     err: (t: string) => void process.stderr.write(t),
     logger: (config) => createLogger('tsdeploy-agent', levelFor(config.logLevel)),
     stop: stop.signal,
+    ...(faultPhases.length === 0
+      ? {}
+      : {
+          afterPersist: async (journal) => {
+            if (faultPhases.includes(journal.deployment?.phase ?? '')) process.kill(process.pid, 'SIGSTOP');
+          },
+        }),
   };
   const toStderr: CommandIo = { ...io, logger: (config) => createLogger('tsdeploy-agent', levelFor(config.logLevel), process.stderr) };
   const silent: CommandIo = { ...io, logger: () => createLogger('tsdeploy-agent', 'silent') };

@@ -1,14 +1,13 @@
 // Builds the agent's effects from its config: the one place the daemon and the one-shot commands share.
+import { readFile, realpath } from 'node:fs/promises';
 import { join } from 'node:path';
-import { realpath } from 'node:fs/promises';
-import { readFile } from 'node:fs/promises';
 import { schedule, validate } from 'node-cron';
-import { errorMessage } from '../shared/errors.js';
 import { writeFileAtomic } from '../shared/files.js';
 import { formatPublicKey, parsePublicKey, publicKeyOf } from '../shared/keys.js';
 import type { Logger } from '../shared/log.js';
 import { createAgent, type AgentCore } from './agent.js';
 import type { AgentConfig } from './config.js';
+import type { Journal } from './journal.js';
 import { createControllerClient, type ControllerClient } from './controller-client.js';
 import { hostFacts, storeFilesystem } from './facts.js';
 import { ensureAgentKey } from './identity.js';
@@ -27,7 +26,11 @@ export interface Runtime {
 
 export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
-export async function createRuntime(config: AgentConfig, log: Logger): Promise<Runtime> {
+export async function createRuntime(
+  config: AgentConfig,
+  log: Logger,
+  afterPersist?: (journal: Journal) => Promise<void>,
+): Promise<Runtime> {
   const key = await ensureAgentKey(config.stateDir, config.host);
   const source = createManifestSource({ source: config.source, host: config.host, timeoutSeconds: config.timeouts.fetchSeconds });
   const controller = source.kind === 'http' ? createControllerClient(config.source, config.host, config.timeouts.fetchSeconds) : null;
@@ -49,6 +52,7 @@ export async function createRuntime(config: AgentConfig, log: Logger): Promise<R
     sleep,
     facts: () => hostFacts().catch(() => null),
     freeBytes: async () => (await storeFilesystem())?.availableBytes ?? null,
+    ...(afterPersist === undefined ? {} : { afterPersist }),
   });
   return {
     agent,
@@ -123,4 +127,3 @@ export function waitForNextPoll(config: AgentConfig, fallbackMs: number, stop: A
   });
 }
 
-export { errorMessage };

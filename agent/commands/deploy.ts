@@ -4,7 +4,7 @@ import { errorMessage } from '../../shared/errors.js';
 import { writeFileAtomic } from '../../shared/files.js';
 import type { Logger } from '../../shared/log.js';
 import { loadAgentConfig, type AgentConfig } from '../config.js';
-import { readJournal } from '../journal.js';
+import { readJournal, type Journal } from '../journal.js';
 import { createNix } from '../nix.js';
 import { agentUnitChanged, createRuntime, ensureEnrolled, pollDelayMs, waitForNextPoll } from '../runtime.js';
 
@@ -15,6 +15,8 @@ export interface CommandIo {
   readonly logger: (config: AgentConfig) => Logger;
   /** Aborted on SIGTERM / SIGINT. */
   readonly stop: AbortSignal;
+  /** Crash-test fault injection, from the composition root; unset in production. */
+  readonly afterPersist?: (journal: Journal) => Promise<void>;
 }
 
 /** Parses `--config FILE [--help]`; null config means help was asked for. */
@@ -31,7 +33,7 @@ export async function runCommand(args: readonly string[], io: CommandIo): Promis
     return EXIT.ok;
   }
   const log = io.logger(config);
-  const runtime = await createRuntime(config, log);
+  const runtime = await createRuntime(config, log, io.afterPersist);
   log.info({ host: config.host, source: config.source, publicKey: runtime.publicKey }, 'agent starting');
   let enrolled = (await ensureEnrolled(config, runtime, log)) !== 'failed';
   const heartbeat = setInterval(() => {
@@ -77,7 +79,7 @@ export async function onceCommand(args: readonly string[], io: CommandIo): Promi
     return EXIT.ok;
   }
   const log = io.logger(config);
-  const runtime = await createRuntime(config, log);
+  const runtime = await createRuntime(config, log, io.afterPersist);
   try {
     await ensureEnrolled(config, runtime, log);
     const result = await runtime.agent.cycle(0);
