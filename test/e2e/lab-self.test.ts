@@ -215,6 +215,14 @@ describe('fleet lab self-test (real Nix; service without systemd as PID 1, no re
     assert.match(readFileSync(logFile, 'utf8'), new RegExp(other.address.replace(/\./g, '\\.')));
   });
 
+  test('startAgent runs the repo agent inside the host, logging to the host log (a missing config ends it)', async () => {
+    const other = lab.hosts[1];
+    assert.ok(other);
+    const agent = other.startAgent('/nonexistent/agent.json');
+    assert.notEqual(await agent.exited, 0);
+    assert.match(readFileSync(`${other.dir}/logs/agent.log`, 'utf8'), /\/nonexistent\/agent\.json/);
+  });
+
   test('teardown leaves no namespace, mount, veth, bridge, process or file behind, and is idempotent', async () => {
     const record = readRecord(lab.id);
     assert.ok(record.namespaces.length >= 2 * (lab.hosts.length + 1));

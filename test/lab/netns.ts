@@ -215,12 +215,10 @@ export async function startNode(spec: NodeSpec): Promise<NodeHandle> {
       child.once('exit', (code) => resolve(code));
       child.once('error', () => resolve(null));
     });
-    // Not holding the test process open; killing it re-refs so that awaiting `exited` works.
-    child.unref();
+    // Stays referenced so that awaiting `exited` keeps the test alive; teardown kills it in any case.
     return {
       pid: child.pid ?? -1,
       kill: (signal: NodeJS.Signals = 'SIGTERM') => {
-        child.ref();
         child.kill(signal);
       },
       exited,
