@@ -71,7 +71,16 @@ export const ControllerConfigSchema = z
   })
   .strict()
   .superRefine((config, ctx) => {
-    const distinct = new Set(config.trustedReleaseKeys.map((text) => keyFingerprint(parsePublicKey(text)))).size;
+    // zod runs this refinement even when a key failed its own check: count only the keys that parse.
+    const fingerprints = config.trustedReleaseKeys.flatMap((text) => {
+      try {
+        return [keyFingerprint(parsePublicKey(text))];
+      } catch {
+        return [];
+      }
+    });
+    if (fingerprints.length < config.trustedReleaseKeys.length) return;
+    const distinct = new Set(fingerprints).size;
     if (config.releaseThreshold > distinct) {
       ctx.addIssue({
         code: 'custom',

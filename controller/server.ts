@@ -1,6 +1,6 @@
 // createController: wires the store, the pure decisions and the long-poll watch into a node:http server.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import { formatZodIssues } from '../shared/dsse.js';
 import { errorMessage } from '../shared/errors.js';
 import type { Logger } from '../shared/log.js';
@@ -224,7 +224,23 @@ export async function createController(deps: ControllerDeps): Promise<Controller
     };
   }
 
+  /** Requests in flight per connection, so close() can end every connection with none (also never-used ones). */
+  const connections = new Map<Socket, number>();
+  let closing = false;
+
+  function track(req: IncomingMessage, res: ServerResponse): void {
+    const socket = req.socket;
+    connections.set(socket, (connections.get(socket) ?? 0) + 1);
+    res.on('close', () => {
+      const left = (connections.get(socket) ?? 1) - 1;
+      if (!connections.has(socket)) return;
+      connections.set(socket, left);
+      if (closing && left === 0) socket.end();
+    });
+  }
+
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    track(req, res);
     const url = new URL(req.url ?? '/', 'http://controller.invalid');
     const route = matchRoute(req.method ?? 'GET', url.pathname);
     try {
@@ -264,6 +280,10 @@ export async function createController(deps: ControllerDeps): Promise<Controller
     },
     (req, res) => void handle(req, res),
   );
+  server.on('connection', (socket: Socket) => {
+    connections.set(socket, 0);
+    socket.on('close', () => connections.delete(socket));
+  });
   server.on('clientError', (_error, socket) => {
     if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
     else socket.destroy();
@@ -284,10 +304,11 @@ export async function createController(deps: ControllerDeps): Promise<Controller
     async close() {
       if (closed) return;
       closed = true;
+      closing = true;
       const listening = server.listening;
       const done = new Promise<void>((resolve) => server.close(() => resolve()));
       watch.closeAll();
-      setImmediate(() => server.closeIdleConnections());
+      for (const [socket, active] of connections) if (active === 0) socket.end();
       const force = setTimeout(() => server.closeAllConnections(), CLOSE_GRACE_MS);
       if (listening) await done;
       clearTimeout(force);
