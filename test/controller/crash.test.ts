@@ -150,7 +150,7 @@ describe('crash safety (SIGKILL of a real controller process)', () => {
         const publisher = async () => {
           for (let version = start.version + 1; !stopped; version += 1) {
             const bytes = signedManifest(host, version, storePath(version));
-            const status = await post(`${url}/v1/manifests`, bytes).catch(() => null);
+            const status: number | null = await post(`${url}/v1/manifests`, bytes).catch(() => null);
             if (status === null) return;
             assert.equal(status, 201, `${host} v${version}`);
             ackedManifest.set(host, { version, bytes });
@@ -161,7 +161,7 @@ describe('crash safety (SIGKILL of a real controller process)', () => {
           const pair = agents.get(host);
           assert.ok(pair !== undefined);
           for (let seq = start.seq + 1; !stopped; seq += 1) {
-            const status = await post(`${url}/v1/hosts/${host}/reports`, signedReport(pair.secret, report(host, seq))).catch(() => null);
+            const status: number | null = await post(`${url}/v1/hosts/${host}/reports`, signedReport(pair.secret, report(host, seq))).catch(() => null);
             if (status === null) return;
             assert.equal(status, 202, `${host} report ${seq}`);
             ackedSeqs.set(host, [...(ackedSeqs.get(host) ?? []), seq]);
