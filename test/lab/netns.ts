@@ -58,10 +58,14 @@ function nodeEnv(labId: string, extra: Record<string, string> | undefined): Reco
 }
 
 /** Starts a holder and waits for its "ready" line; it dies with this process (PR_SET_PDEATHSIG). */
-function startHolder(argv: readonly string[], labId: string, what: string): Promise<ChildProcess & { pid: number }> {
+function startHolder(
+  argv: readonly [string, ...string[]],
+  labId: string,
+  what: string,
+): Promise<ChildProcess & { pid: number }> {
   return new Promise((resolve, reject) => {
     const [program, ...args] = argv;
-    const child = spawn(program ?? 'unshare', args, { stdio: ['ignore', 'pipe', 'pipe'], env: nodeEnv(labId, undefined) });
+    const child = spawn(program, args, { stdio: ['ignore', 'pipe', 'pipe'], env: nodeEnv(labId, undefined) });
     let stdout = '';
     let stderr = '';
     const fail = (message: string): void => {
@@ -76,14 +80,14 @@ function startHolder(argv: readonly string[], labId: string, what: string): Prom
       if (!stdout.includes('ready\n')) return;
       const pid = child.pid;
       if (pid === undefined) return fail('no pid');
-      child.removeAllListeners('exit');
+      child.removeAllListeners('close');
       child.stdout.destroy();
       child.stderr.destroy();
       child.unref();
       resolve(Object.assign(child, { pid }));
     });
     child.on('error', (error) => fail(errorMessage(error)));
-    child.on('exit', (code) => fail(`holder exited with ${code ?? 'a signal'}: ${stderr.trim()}`));
+    child.on('close', (code) => fail(`holder exited with ${code ?? 'a signal'}: ${stderr.trim()}`));
   });
 }
 

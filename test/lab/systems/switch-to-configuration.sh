@@ -19,11 +19,16 @@ case "$action" in
     ;;
 esac
 
-# True while $1 is a running (not zombie) lab service.
-service_alive() {
+# True while $1 is a running (not zombie) process.
+pid_running() {
   [ -r "/proc/$1/stat" ] || return 1
   s=$(sed 's/^.*) //' "/proc/$1/stat" | cut -c1)
-  [ "$s" != Z ] || return 1
+  [ "$s" != Z ]
+}
+
+# True while $1 is a running lab service (the command line guards against a reused pid).
+service_alive() {
+  pid_running "$1" || return 1
   tr '\0' ' ' <"/proc/$1/cmdline" 2>/dev/null | grep -q 'lab-service.mjs'
 }
 
@@ -51,7 +56,8 @@ start_service() {
   i=0
   while [ ! -f "$state/service.ready" ]; do
     i=$((i + 1))
-    if [ "$i" -gt 400 ] || ! service_alive "$(cat "$state/service.pid")"; then
+    # Until it has exec'd node its command line is still setsid's or the wrapper's: check it only runs.
+    if [ "$i" -gt 400 ] || ! pid_running "$(cat "$state/service.pid")"; then
       echo "lab-service.service failed to start (see $state/service.log)" >&2
       return 1
     fi
