@@ -22,7 +22,7 @@ export class NoStateDirError extends UserError {
 const STATE_FLAGS = { 'state-dir': { type: 'string' }, config: { type: 'string' }, help: { type: 'boolean' } } as const;
 
 /** --state-dir, else the stateDir of --config, else the default. */
-async function stateDirOf(values: Record<string, unknown>): Promise<string> {
+export async function stateDirOf(values: Record<string, unknown>): Promise<string> {
   const flag = optionalFlag(values, 'state-dir');
   if (flag !== undefined) return resolve(flag);
   const config = optionalFlag(values, 'config');
