@@ -299,13 +299,18 @@ export function decideEnroll(input: {
 
 // ---------------------------------------------------------------- long-poll
 
-/** Parses `?wait=`: whole seconds 0–60, clamped to the configured maximum; null when invalid. */
+/** `?wait=`: whole seconds from 0 to 60, written without sign, fraction or leading zeros. */
+export const WaitSchema = z
+  .string()
+  .regex(/^(0|[1-9]\d?)$/)
+  .transform(Number)
+  .pipe(z.number().int().min(0).max(60));
+
+/** Parses `?wait=` (absent means 0), clamped to the configured maximum; null when invalid. */
 export function parseWait(value: string | null, maxWaitSeconds: number): number | null {
   if (value === null) return 0;
-  if (!/^\d{1,2}$/.test(value)) return null;
-  const seconds = Number(value);
-  if (seconds > 60) return null;
-  return Math.min(seconds, maxWaitSeconds);
+  const parsed = WaitSchema.safeParse(value);
+  return parsed.success ? Math.min(parsed.data, maxWaitSeconds) : null;
 }
 
 /** True when an If-None-Match header names `etag` (strong or weak) or is `*` and something exists. */

@@ -6,7 +6,7 @@ import { errorMessage } from '../shared/errors.js';
 import type { Logger } from '../shared/log.js';
 import { MANIFEST_MAX_BYTES } from '../shared/manifest.js';
 import { REPORT_MAX_BYTES } from '../shared/report.js';
-import { isHostName } from '../shared/validate.js';
+import { HostNameSchema } from '../shared/validate.js';
 import { releaseKeys, type ControllerConfig, type ListenAddress } from './config.js';
 import {
   decideEnroll,
@@ -118,7 +118,7 @@ export async function createController(deps: ControllerDeps): Promise<Controller
   }
 
   function handleManifestGet(req: IncomingMessage, res: ServerResponse, host: string, url: URL): void {
-    if (!isHostName(host)) return sendError(res, 400, `invalid host name ${JSON.stringify(host)}`);
+    if (!HostNameSchema.safeParse(host).success) return sendError(res, 400, `invalid host name ${JSON.stringify(host)}`);
     const wait = parseWait(url.searchParams.get('wait'), config.maxWaitSeconds);
     if (wait === null) return sendError(res, 400, 'wait must be a whole number of seconds from 0 to 60');
     const ifNoneMatch = req.headers['if-none-match'];
@@ -181,7 +181,7 @@ export async function createController(deps: ControllerDeps): Promise<Controller
   }
 
   async function handleReport(req: IncomingMessage, res: ServerResponse, host: string): Promise<void> {
-    if (!isHostName(host)) return sendError(res, 400, `invalid host name ${JSON.stringify(host)}`);
+    if (!HostNameSchema.safeParse(host).success) return sendError(res, 400, `invalid host name ${JSON.stringify(host)}`);
     const bytes = new Uint8Array(await readBody(req, REPORT_MAX_BYTES));
     await mutex.run(`report:${host}`, async () => {
       const identity = await store.readHost(host);
