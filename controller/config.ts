@@ -1,11 +1,8 @@
 // The controller's one JSON config file, validated by zod; `check-config` prints what is wrong.
-import { readFile } from 'node:fs/promises';
 import { isIP } from 'node:net';
-import { isAbsolute } from 'node:path';
 import { z } from 'zod';
-import { formatZodIssues } from '../shared/dsse.js';
-import { UserError } from '../shared/errors.js';
-import { keyFingerprint, parsePublicKey, type PublicKey } from '../shared/keys.js';
+import { AbsolutePathSchema, ConfigError, distinctKeyCount, loadConfigFile, parseConfig, PublicKeyTextSchema } from '../shared/config-file.js';
+import { parsePublicKey, type PublicKey } from '../shared/keys.js';
 
 export interface ListenAddress {
   readonly host: string;
@@ -25,19 +22,6 @@ export function parseListen(text: string): ListenAddress | null {
   return { host, port };
 }
 
-const AbsolutePathSchema = z.string().refine(isAbsolute, { message: 'must be an absolute path' });
-
-const PublicKeyTextSchema = z.string().refine(
-  (text) => {
-    try {
-      parsePublicKey(text);
-      return true;
-    } catch {
-      return false;
-    }
-  },
-  { message: 'not a public key in Nix format "name:base64" (32 bytes)' },
-);
 
 export const ListenSchema = z
   .string()
@@ -71,16 +55,8 @@ export const ControllerConfigSchema = z
   })
   .strict()
   .superRefine((config, ctx) => {
-    // zod runs this refinement even when a key failed its own check: count only the keys that parse.
-    const fingerprints = config.trustedReleaseKeys.flatMap((text) => {
-      try {
-        return [keyFingerprint(parsePublicKey(text))];
-      } catch {
-        return [];
-      }
-    });
-    if (fingerprints.length < config.trustedReleaseKeys.length) return;
-    const distinct = new Set(fingerprints).size;
+    const distinct = distinctKeyCount(config.trustedReleaseKeys);
+    if (distinct === null) return;
     if (config.releaseThreshold > distinct) {
       ctx.addIssue({
         code: 'custom',
@@ -91,34 +67,16 @@ export const ControllerConfigSchema = z
   });
 export type ControllerConfig = z.infer<typeof ControllerConfigSchema>;
 
-export class ControllerConfigError extends UserError {
-  override name = 'ControllerConfigError' as const;
-  constructor(readonly path: string, readonly problems: readonly string[]) {
-    super(`invalid config ${path}: ${problems.join('; ')}`);
-  }
-}
+/** Config errors share the agent's class; the old name stays for callers. */
+export { ConfigError as ControllerConfigError };
 
 /** Validates parsed JSON; the problems list has one entry per field. */
 export function parseControllerConfig(json: unknown, path = '<config>'): ControllerConfig {
-  const parsed = ControllerConfigSchema.safeParse(json);
-  if (!parsed.success) throw new ControllerConfigError(path, formatZodIssues(parsed.error).split('; '));
-  return parsed.data;
+  return parseConfig(ControllerConfigSchema, json, path);
 }
 
-export async function loadControllerConfig(path: string): Promise<ControllerConfig> {
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (error) {
-    throw new ControllerConfigError(path, [`cannot read: ${(error as NodeJS.ErrnoException).code ?? String(error)}`]);
-  }
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch (error) {
-    throw new ControllerConfigError(path, [`not valid JSON: ${error instanceof Error ? error.message : String(error)}`]);
-  }
-  return parseControllerConfig(json, path);
+export function loadControllerConfig(path: string): Promise<ControllerConfig> {
+  return loadConfigFile(ControllerConfigSchema, path);
 }
 
 /** The release keys as parsed keys; the schema has already checked every one. */

@@ -11,7 +11,8 @@ export class LockBusyError extends UserError {
   }
 }
 
-function isAlive(pid: number): boolean {
+/** True while a process with this pid exists (EPERM: it exists but is not ours). */
+export function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;
@@ -28,6 +29,12 @@ async function holderOf(path: string): Promise<number | null> {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return -1;
     throw error;
   }
+}
+
+/** The pid in the name of a temp file `<lock>.<pid>.<hex>` that acquireFileLock links from, or null. */
+export function lockTempPid(name: string): number | null {
+  const match = /\.lock\.(\d+)\.[0-9a-f]{8}$/.exec(name);
+  return match === null ? null : Number(match[1]);
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

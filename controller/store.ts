@@ -6,7 +6,7 @@ import { formatZodIssues } from '../shared/dsse.js';
 import { UserError } from '../shared/errors.js';
 import { appendLineDurable, fsyncDirectory, writeFileAtomic } from '../shared/files.js';
 import { isHostName } from '../shared/validate.js';
-import { acquireFileLock } from './file-lock.js';
+import { acquireFileLock, isAlive, lockTempPid } from './file-lock.js';
 import { createKeyedMutex } from './mutex.js';
 import {
   HostRecordSchema,
@@ -266,7 +266,7 @@ export function createFileStore(stateDir: string, rotation: ReportRotation, opti
     },
     async removeLeftovers() {
       let removed = 0;
-      for (const dir of Object.values(DIRS)) {
+      for (const dir of ['.', ...Object.values(DIRS)]) {
         const full = join(stateDir, dir);
         let names: string[];
         try {
@@ -274,6 +274,13 @@ export function createFileStore(stateDir: string, rotation: ReportRotation, opti
         } catch (error) {
           if ((error as NodeJS.ErrnoException).code === 'ENOENT') continue;
           throw error;
+        }
+        for (const name of names) {
+          const pid = lockTempPid(name);
+          if (pid !== null && !isAlive(pid)) {
+            await rm(join(full, name), { force: true });
+            removed += 1;
+          }
         }
         const serverOnly = dir === DIRS.manifests || dir === DIRS.status;
         for (const name of names.filter((n) => n.startsWith('.') && n.endsWith('.tmp'))) {

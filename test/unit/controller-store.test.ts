@@ -75,6 +75,16 @@ describe('state files', () => {
     assert.deepEqual(await readdir(join(stateDir, 'manifests')), []);
     assert.deepEqual(await readdir(join(stateDir, 'hosts')), ['.web-1.json.fresh.tmp']);
   });
+  it("removes a lock's temp file left by a dead process, not one of a live process", async () => {
+    const stateDir = join(dir, 'lock-leftovers');
+    const store = createFileStore(stateDir, { maxLogBytes: 4096, keepRotated: 1 });
+    await store.ensureLayout();
+    const dead = Number(spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))']).stdout.toString());
+    await writeFile(join(stateDir, 'locks', `web-1.lock.${dead}.abcdef12`), `${dead}\n`);
+    await writeFile(join(stateDir, 'locks', `web-2.lock.${process.pid}.abcdef12`), `${process.pid}\n`);
+    assert.equal(await store.removeLeftovers(), 1);
+    assert.deepEqual(await readdir(join(stateDir, 'locks')), [`web-2.lock.${process.pid}.abcdef12`]);
+  });
 });
 
 describe('lock files', () => {
