@@ -44,6 +44,11 @@ export class BodyTooLargeError extends UserError {
   }
 }
 
+/** The client went away before its body was complete: there is no one to answer. */
+export class ClientGoneError extends Error {
+  override name = 'ClientGoneError' as const;
+}
+
 /** Bodies beyond the cap are read and dropped up to this much, so the client can read our 413. */
 const DRAIN_LIMIT = 1024 * 1024;
 
@@ -78,7 +83,7 @@ export function readBody(req: IncomingMessage, cap: number): Promise<Buffer> {
     req.on('end', () => (tooLarge ? reject(new BodyTooLargeError(cap)) : resolve(Buffer.concat(chunks))));
     req.on('error', reject);
     req.on('close', () => {
-      if (!req.complete) reject(tooLarge ? new BodyTooLargeError(cap) : new Error('client closed the request'));
+      if (!req.complete) reject(tooLarge ? new BodyTooLargeError(cap) : new ClientGoneError('client closed the request'));
     });
   });
 }

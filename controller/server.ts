@@ -21,7 +21,7 @@ import {
   tokenHash,
   type Refusal,
 } from './decide.js';
-import { BodyTooLargeError, matchRoute, readBody, sendError, sendJson } from './http.js';
+import { BodyTooLargeError, ClientGoneError, matchRoute, readBody, sendError, sendJson } from './http.js';
 import { createManifestWatch } from './long-poll.js';
 import { createKeyedMutex } from './mutex.js';
 import { buildHostStatus, type Desired, type StatusResponse } from './status.js';
@@ -266,7 +266,7 @@ export async function createController(deps: ControllerDeps): Promise<Controller
       }
     } catch (error) {
       if (error instanceof BodyTooLargeError) return sendError(res, 413, error.message, { Connection: 'close' });
-      if (req.destroyed && !req.complete) return;
+      if (error instanceof ClientGoneError) return;
       logger.error({ err: error, path: url.pathname }, 'request failed');
       sendError(res, 500, `internal error: ${errorMessage(error)}`);
     }

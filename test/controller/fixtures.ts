@@ -8,6 +8,7 @@ import { formatPublicKey, generateKeyPair, type PublicKey, type SecretKey } from
 import { silentLogger } from '../../shared/log.js';
 import { encodeReport, REPORT_PAYLOAD_TYPE, type Report } from '../../shared/report.js';
 import { buildManifest, signManifest } from '../../shared/sign-manifest.js';
+import { createToken } from '../../controller/admin.js';
 import { parseControllerConfig, type ControllerConfig } from '../../controller/config.js';
 import { createController, type Controller } from '../../controller/server.js';
 import { createFileStore, type ControllerStore } from '../../controller/store.js';
@@ -156,7 +157,6 @@ export function post(url: string, body: string | Buffer): Promise<Answer> {
 
 /** Enrolls `host` with a fresh agent key through a token, as an agent would. */
 export async function enrollWithToken(running: Running, host: string): Promise<KeyPair> {
-  const { createToken } = await import('../../controller/admin.js');
   const pair = generateKeyPair(`${host}-agent`);
   const { token } = await createToken(running.store, host, 3_600_000, new Date());
   const answer = await post(`${running.url}/v1/enroll`, JSON.stringify({ host, publicKey: publicText(pair), token }));
