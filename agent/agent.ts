@@ -195,9 +195,9 @@ export function createAgent(deps: AgentDeps): AgentCore {
         }
       }
       case 'activate': {
-        if (effect.resumed && effect.activation !== 'dry-activate' && effect.activation !== 'boot' && (await nix.currentSystem()) === effect.storePath) {
-          log.info({ host: config.host, storePath: effect.storePath }, 'activation had completed before the restart');
-          return { type: 'activated' };
+        if (effect.resumed) {
+          // /run/current-system changes before services start, so completion cannot be verified: run it again.
+          log.info({ host: config.host, storePath: effect.storePath, phase: 'activating' }, 're-running an interrupted activation');
         }
         try {
           const output = await nix.activate(effect.storePath, effect.activation);

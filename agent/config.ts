@@ -1,26 +1,17 @@
 // The agent's one JSON config file, validated by zod; `check-config` prints what is wrong.
-import { readFile } from 'node:fs/promises';
 import { isAbsolute } from 'node:path';
 import { validate as validateCron } from 'node-cron';
 import { z } from 'zod';
-import { formatZodIssues } from '../shared/dsse.js';
-import { UserError } from '../shared/errors.js';
-import { keyFingerprint, parsePublicKey } from '../shared/keys.js';
+import {
+  AbsolutePathSchema,
+  ConfigError,
+  distinctKeyCount,
+  loadConfigFile,
+  parseConfig,
+  PublicKeyTextSchema,
+} from '../shared/config-file.js';
 import { HostNameSchema } from '../shared/validate.js';
 
-const AbsolutePathSchema = z.string().refine(isAbsolute, { message: 'must be an absolute path' });
-
-const PublicKeyTextSchema = z.string().refine(
-  (text) => {
-    try {
-      parsePublicKey(text);
-      return true;
-    } catch {
-      return false;
-    }
-  },
-  { message: 'not a public key in Nix format "name:base64" (32 bytes)' },
-);
 
 const SourceSchema = z
   .string()
@@ -147,15 +138,8 @@ export const AgentConfigSchema = z
   })
   .strict()
   .superRefine((config, ctx) => {
-    const fingerprints = config.trustedKeys.flatMap((text) => {
-      try {
-        return [keyFingerprint(parsePublicKey(text))];
-      } catch {
-        return [];
-      }
-    });
-    const distinct = new Set(fingerprints).size;
-    if (config.threshold > distinct) {
+    const distinct = distinctKeyCount(config.trustedKeys);
+    if (distinct !== null && config.threshold > distinct) {
       ctx.addIssue({
         code: 'custom',
         path: ['threshold'],
@@ -175,32 +159,13 @@ export const AgentConfigSchema = z
   });
 export type AgentConfig = z.infer<typeof AgentConfigSchema>;
 
-export class ConfigError extends UserError {
-  override name = 'ConfigError' as const;
-  constructor(readonly path: string, readonly problems: readonly string[]) {
-    super(`invalid config ${path}: ${problems.join('; ')}`);
-  }
-}
+export { ConfigError };
 
 /** Validates parsed JSON; the problems list has one entry per field. */
 export function parseAgentConfig(json: unknown, path = '<config>'): AgentConfig {
-  const parsed = AgentConfigSchema.safeParse(json);
-  if (!parsed.success) throw new ConfigError(path, formatZodIssues(parsed.error).split('; '));
-  return parsed.data;
+  return parseConfig(AgentConfigSchema, json, path);
 }
 
-export async function loadAgentConfig(path: string): Promise<AgentConfig> {
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (error) {
-    throw new ConfigError(path, [`cannot read: ${(error as NodeJS.ErrnoException).code ?? String(error)}`]);
-  }
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch (error) {
-    throw new ConfigError(path, [`not valid JSON: ${error instanceof Error ? error.message : String(error)}`]);
-  }
-  return parseAgentConfig(json, path);
+export function loadAgentConfig(path: string): Promise<AgentConfig> {
+  return loadConfigFile(AgentConfigSchema, path);
 }

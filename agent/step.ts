@@ -21,7 +21,10 @@ export type Effect =
       readonly type: 'activate';
       readonly storePath: string;
       readonly activation: Deployment['activation'];
-      /** After a crash mid-activation: skip when the system is already current (verify, do not repeat). */
+      /**
+       * After a crash mid-activation. switch-to-configuration is re-run: it is idempotent, and its
+       * completion cannot be verified (current-system changes before services start).
+       */
       readonly resumed: boolean;
     }
   | { readonly type: 'check-health' }

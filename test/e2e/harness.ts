@@ -117,3 +117,106 @@ export async function serviceOf(host: LabHost): Promise<{ status: number; body: 
 export async function readText(path: string): Promise<string> {
   return readFile(path, 'utf8').catch(() => '');
 }
+
+export interface LabController {
+  readonly url: string;
+  readonly configPath: string;
+  readonly stateDir: string;
+  /** Runs `tsdeploy-controller <args>` in the infra node (the operator's seat). */
+  cli(args: readonly string[], timeoutMs?: number): Promise<{ code: number | null; stdout: string; stderr: string }>;
+  /** Starts (or restarts) the server and waits for /healthz. */
+  start(): Promise<void>;
+  kill(signal?: NodeJS.Signals): Promise<void>;
+  /** Creates a one-time enrollment token for `host` and writes it into the host's directory. */
+  tokenFileFor(host: LabHost): Promise<string>;
+  /** Publishes one host's store path with the release key; returns the CLI's result. */
+  publish(key: ReleaseKey, host: string, path: string, extra?: readonly string[]): Promise<{ code: number | null; stdout: string; stderr: string }>;
+  status(): Promise<FleetStatus>;
+}
+
+export interface HostStatus {
+  host: string;
+  state: string;
+  phase: string;
+  outcome: string;
+  current: string | null;
+  error: string | null;
+  desired: { version: number; storePath: string } | null;
+  manifestVersion: number | null;
+}
+export interface FleetStatus {
+  hosts: HostStatus[];
+}
+
+/** The real controller, run in the lab's infra node and reached by hosts over the lab network. */
+export async function startLabController(lab: Lab, key: ReleaseKey, port = 8090): Promise<LabController> {
+  const stateDir = join(lab.dir, 'controller');
+  const configPath = join(lab.dir, 'controller.json');
+  const url = `http://${lab.infra.address}:${port}`;
+  await writeFileAtomic(
+    configPath,
+    `${JSON.stringify({ listen: `${lab.infra.address}:${port}`, stateDir, trustedReleaseKeys: [key.publicKey], heartbeatSeconds: 5 }, null, 2)}\n`,
+  );
+  const cli = (args: readonly string[], timeoutMs = 60_000) =>
+    lab.infra.exec([process.execPath, '--import', TSX_IMPORT, CONTROLLER_MAIN, ...args], { timeoutMs });
+  let server: ReturnType<Lab['infra']['spawn']> | null = null;
+  const controller: LabController = {
+    url,
+    configPath,
+    stateDir,
+    cli,
+    async start() {
+      server = lab.infra.spawn([process.execPath, '--import', TSX_IMPORT, CONTROLLER_MAIN, 'serve', '--config', configPath], {
+        logFile: join(lab.dir, 'controller.log'),
+      });
+      await waitFor('the controller to answer /healthz', async () => ((await lab.infra.httpGet(`${url}/healthz`, 1000))?.status === 200 ? true : undefined), 30_000);
+    },
+    async kill(signal = 'SIGKILL') {
+      const running = server;
+      server = null;
+      if (running === null) return;
+      running.kill(signal);
+      await running.exited;
+    },
+    async tokenFileFor(host) {
+      const result = await cli(['tokens', 'create', '--host', host.name, '--ttl', '1h', '--config', configPath]);
+      if (result.code !== 0) throw new Error(`tokens create failed: ${result.stderr}`);
+      const token = result.stdout.trim().split('\n').pop() ?? '';
+      const file = join(host.dir, 'enrollment-token');
+      await writeFileAtomic(file, `${token}\n`, 0o600);
+      return file;
+    },
+    publish: (releaseKey, host, path, extra = []) =>
+      cli(['publish', '--controller', url, '--key', releaseKey.secretFile, '--host', host, '--path', path, '--expires-in', '1h', ...extra]),
+    async status() {
+      const result = await cli(['status', '--controller', url, '--json']);
+      if (result.code !== 0) throw new Error(`status failed: ${result.stderr}`);
+      return JSON.parse(result.stdout) as FleetStatus;
+    },
+  };
+  await controller.start();
+  return controller;
+}
+
+/** Waits until the controller shows `host` in `state` (e.g. "in-sync", "rolled-back"). */
+export function waitForHostState(controller: LabController, host: string, state: string, timeoutMs = 90_000): Promise<HostStatus> {
+  return waitFor(
+    `${host} to be ${state} at the controller`,
+    async () => (await controller.status()).hosts.find((h) => h.host === host && h.state === state),
+    timeoutMs,
+    500,
+  );
+}
+
+/** Waits until the agent's journal shows a finished deployment of `version`. */
+export function waitForDeployment(host: LabHost, version: number, phases: readonly string[] = ['confirmed', 'rolled-back', 'failed'], timeoutMs = 90_000) {
+  return waitFor(
+    `${host.name} to finish version ${version}`,
+    async () => {
+      const deployment = (await journalOf(host)).deployment;
+      return deployment?.version === version && phases.includes(deployment.phase) ? deployment : undefined;
+    },
+    timeoutMs,
+    100,
+  );
+}

@@ -12,6 +12,8 @@ export interface SystemOptions {
   sizeMiB?: number;
   /** Another kernel version gives other kernel, initrd and kernel-modules paths. */
   kernelVersion?: string;
+  /** Seconds the activation pauses between stopping the old service and starting the new one. */
+  activationDelaySeconds?: number;
 }
 
 /** Port of the lab service inside every host. */
@@ -37,6 +39,8 @@ export function systemBuildArgs(
   if (variant !== 'large' && sizeMiB !== 0) throw new InvalidSystemError('sizeMiB applies to "large" systems only');
   const kernelVersion = options.kernelVersion ?? '6.1.0-lab';
   if (!LABEL_RE.test(kernelVersion)) throw new InvalidSystemError(`invalid kernel version "${kernelVersion}"`);
+  const delay = options.activationDelaySeconds ?? 0;
+  if (!Number.isInteger(delay) || delay < 0 || delay > 600) throw new InvalidSystemError(`invalid activationDelaySeconds ${delay}`);
   const signer = options.signer ?? 'cache';
   if (!/^[a-z0-9-]+$/.test(signer)) throw new InvalidSystemError(`invalid signer "${signer}"`);
   return [
@@ -48,6 +52,7 @@ export function systemBuildArgs(
     '--argstr', 'node', options.node ?? process.execPath,
     '--argstr', 'port', String(SERVICE_PORT),
     '--argstr', 'signer', signer,
+    ...(delay === 0 ? [] : ['--argstr', 'activationDelay', String(delay)]),
   ];
 }
 

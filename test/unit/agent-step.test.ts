@@ -185,7 +185,7 @@ describe('step: resuming after a crash', () => {
       assert.equal(step(at(phase), { type: 'resume' }, NOW, POLICY).effect?.type ?? null, effect);
     });
   }
-  it('re-activates after a crash mid-activation only if it cannot verify the switch happened', () => {
+  it('re-runs an interrupted activation, whose completion it cannot verify', () => {
     const effect = effectFor(at('activating').deployment as Deployment, true);
     assert.deepEqual(effect, { type: 'activate', storePath: NEW, activation: 'switch', resumed: true });
   });

@@ -95,6 +95,8 @@ echo "activating the configuration $toplevel"
 ln -sfn "$toplevel" /run/current-system.tmp
 mv -T /run/current-system.tmp /run/current-system
 stop_service
+# A slow activation (a lab option), so crash tests can interrupt one mid-way.
+sleep @activationDelay@
 
 case "$variant" in
   broken)

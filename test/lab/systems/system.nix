@@ -8,6 +8,7 @@
   port ? "9100",              # where the service listens inside the host
   iface ? "eth0",             # the host's link to the lab network
   signer ? "cache",           # part of the name so a system signed by another key is a distinct path
+  activationDelay ? "0",      # seconds switch-to-configuration spends between stopping and starting services
 }:
 let
   # Only the host's own tools (outside /nix) are used: builds and activations need no nixpkgs.
@@ -45,8 +46,8 @@ let
   '' { };
 
   stcText = builtins.replaceStrings
-    [ "@out@" "@variant@" "@label@" "@service@" "@iface@" ]
-    [ (builtins.placeholder "out") variant label "${service}" iface ]
+    [ "@out@" "@variant@" "@label@" "@service@" "@iface@" "@activationDelay@" ]
+    [ (builtins.placeholder "out") variant label "${service}" iface activationDelay ]
     (builtins.readFile ./switch-to-configuration.sh);
 in
 sh "nixos-system-${variant}-${label}${if signer == "cache" then "" else "-${signer}"}" ''
