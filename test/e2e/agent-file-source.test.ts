@@ -1,10 +1,25 @@
 // The agent end to end on the fleet lab with real Nix, pulling from a file:// source (no controller):
 // first deployment, upgrade, activation and health failures rolled back, refused manifests, pre-flight.
 import assert from 'node:assert/strict';
+import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { decodeEnvelope } from '../../shared/dsse.js';
+import { ReportSchema, type Report } from '../../shared/report.js';
 import { createLab, type Lab, type LabHost } from '../lab/lab.js';
 import { agentCli, journalOf, makeReleaseKey, publishToDirectory, signedManifest, writeAgentConfig, type ReleaseKey } from './harness.js';
+
+/** The signed reports the agent has queued (no controller here), oldest first. */
+async function queuedReports(host: LabHost): Promise<Report[]> {
+  const dir = join(host.stateDir, 'outbox');
+  const names = (await readdir(dir)).sort();
+  return Promise.all(
+    names.map(async (name) => {
+      const envelope = decodeEnvelope(await readFile(join(dir, name)));
+      return ReportSchema.parse(JSON.parse(Buffer.from(envelope.payload, 'base64').toString('utf8')));
+    }),
+  );
+}
 
 describe('agent with a file:// source on the fleet lab (real Nix; no systemd as PID 1)', () => {
   let lab: Lab;
@@ -103,6 +118,10 @@ describe('agent with a file:// source on the fleet lab (real Nix; no systemd as 
     assert.match(result.stderr, /rejected: version rollback \(2 < 4\)/);
     assert.deepEqual(await host.profileGenerations(), before);
     assert.equal((await journalOf(host)).lastAccepted?.version, 4);
+    const reports = await queuedReports(host);
+    const last = reports[reports.length - 1];
+    assert.equal(last?.phase, 'rejected', 'a signed report of the refusal is queued for the controller');
+    assert.match(last?.error ?? '', /version rollback \(2 < 4\)/);
   });
 
   it('an expired manifest is refused', async () => {
@@ -112,6 +131,8 @@ describe('agent with a file:// source on the fleet lab (real Nix; no systemd as 
     assert.equal(result.code, 3);
     assert.match(result.stderr, /rejected: expired/);
     assert.equal(await host.currentSystem(), systems['v2']);
+    const reports = await queuedReports(host);
+    assert.match(reports[reports.length - 1]?.error ?? '', /manifest rejected: expired/);
   });
 
   it('a manifest for another host is refused', async () => {

@@ -1,4 +1,7 @@
 import assert from 'node:assert/strict';
+import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { checkName, judgeSystemd, parseFailedUnits, parseSystemRunning } from '../../agent/health-checks.js';
 import { failureReason, judgeRound, onlyControllerFailed } from '../../agent/health-window.js';
@@ -13,6 +16,7 @@ import {
   switchGenerationArgs,
 } from '../../agent/nix.js';
 import { manifestUrl } from '../../agent/source.js';
+import { agentUnitChanged } from '../../agent/runtime.js';
 
 const P = '/nix/store/0c6p8xrgjhkxcmhk6x1qql3w5s4ah3hz-nixos-system-web-1';
 
@@ -144,5 +148,25 @@ describe('sources and facts', () => {
     const mounts = [{ mount: '/' }, { mount: '/nix' }, { mount: '/nixos' }, { mount: '/home' }];
     assert.equal(mountFor(mounts, '/nix/store')?.mount, '/nix');
     assert.equal(mountFor([{ mount: '/' }, { mount: '/home' }], '/nix/store')?.mount, '/');
+  });
+});
+
+describe('self-update after a switch', () => {
+  it('exits only when the new system changed the agent\'s own unit', async () => {
+    const root = await mkdtemp(join(tmpdir(), 'tsdeploy-unit-'));
+    const system = async (name: string, unit: string | null) => {
+      const dir = join(root, name);
+      await mkdir(join(dir, 'etc/systemd/system'), { recursive: true });
+      if (unit !== null) await writeFile(join(dir, 'etc/systemd/system/tsdeploy-agent.service'), unit);
+      return dir;
+    };
+    const a = await system('a', 'ExecStart=/nix/store/aaa/bin/tsdeploy-agent');
+    const b = await system('b', 'ExecStart=/nix/store/bbb/bin/tsdeploy-agent');
+    const none = await system('none', null);
+    assert.equal(await agentUnitChanged(a, b), true);
+    assert.equal(await agentUnitChanged(a, a), false);
+    assert.equal(await agentUnitChanged(null, b), false);
+    assert.equal(await agentUnitChanged(none, join(root, 'none')), false);
+    assert.equal(await agentUnitChanged(none, a), true);
   });
 });
