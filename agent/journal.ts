@@ -6,7 +6,7 @@ import { formatZodIssues } from '../shared/dsse.js';
 import { UserError } from '../shared/errors.js';
 import { writeFileAtomic } from '../shared/files.js';
 import { ActivationSchema } from '../shared/manifest.js';
-import { HealthResultSchema } from '../shared/report.js';
+import { HealthResultSchema, PhaseSchema } from '../shared/report.js';
 import { StorePathSchema } from '../shared/validate.js';
 
 /** Where the host was before a deployment touched it: the exact target of a rollback. */
@@ -21,18 +21,8 @@ export const PreviousSchema = z
   .strict();
 export type Previous = z.infer<typeof PreviousSchema>;
 
-export const DeploymentPhaseSchema = z.enum([
-  'accepted',
-  'realising',
-  'realised',
-  'profile-set',
-  'activating',
-  'checking-health',
-  'confirmed',
-  'rolling-back',
-  'rolled-back',
-  'failed',
-]);
+/** A deployment's phases: the report phases without `idle` and `rejected`, which no deployment has. */
+export const DeploymentPhaseSchema = PhaseSchema.exclude(['idle', 'rejected']);
 export type DeploymentPhase = z.infer<typeof DeploymentPhaseSchema>;
 
 export const DeploymentSchema = z

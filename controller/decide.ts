@@ -1,6 +1,7 @@
 // Pure request → decision functions of the controller: publish, report intake, enrollment, long-poll parameters.
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
+import { PublicKeyTextSchema } from '../shared/config-file.js';
 import {
   acceptManifest,
   isRejectionError,
@@ -183,18 +184,6 @@ export function decideReport(input: {
 }
 
 // ---------------------------------------------------------------- enrollment
-
-const PublicKeyTextSchema = z.string().max(512).refine(
-  (text) => {
-    try {
-      parsePublicKey(text);
-      return true;
-    } catch {
-      return false;
-    }
-  },
-  { message: 'not a public key in Nix format "name:base64" (32 bytes)' },
-);
 
 export const TokenTextSchema = z.string().min(16).max(256).regex(/^[A-Za-z0-9_-]+$/, 'not an enrollment token');
 

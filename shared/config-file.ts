@@ -8,7 +8,7 @@ import { keyFingerprint, parsePublicKey } from './keys.js';
 
 export const AbsolutePathSchema = z.string().refine(isAbsolute, { message: 'must be an absolute path' });
 
-export const PublicKeyTextSchema = z.string().refine(
+export const PublicKeyTextSchema = z.string().max(512).refine(
   (text) => {
     try {
       parsePublicKey(text);
