@@ -126,7 +126,9 @@ export async function readPublicKeyFile(path: string): Promise<PublicKey> {
 
 /** Accepts either a literal "name:base64" public key or a path to a file holding one. */
 export async function loadPublicKey(keyOrFile: string): Promise<PublicKey> {
-  if (/^[A-Za-z0-9][A-Za-z0-9._+-]*:[A-Za-z0-9+/]{43}=$/.test(keyOrFile.trim())) return parsePublicKey(keyOrFile);
+  const text = keyOrFile.trim();
+  // "name:base64" with no slash in the name part is a key, not a path.
+  if (/^[A-Za-z0-9][A-Za-z0-9._+-]*:/.test(text) && !text.startsWith('/') && !text.startsWith('.')) return parsePublicKey(text);
   return readPublicKeyFile(keyOrFile);
 }
 
