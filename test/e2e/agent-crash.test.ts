@@ -132,7 +132,7 @@ describe('agent kill -9 matrix on the lab (real Nix; no systemd as PID 1: the te
   });
 
   it('kill -9 during realise: the interrupted realise is repeated and the deployment confirmed', async () => {
-    const result = await crashAt('crash-realise', 'large', { sizeMiB: 48 }, {
+    const result = await crashAt('crash-realise', 'large', { sizeMiB: 96 }, {
       during: async (deployment) => {
         if (deployment?.phase !== 'realising') return false;
         return (await host.exec(['pgrep', '-f', 'nix-store --realise /nix/store'])).code === 0;
