@@ -104,15 +104,27 @@ async function runOne(check: HealthCheck, context: CheckContext): Promise<{ ok: 
   }
 }
 
-/** Runs every check once, concurrently; a check that throws fails with the error's message. */
+/** Resolves with a failure once a check has run past its own timeout, whatever it is waiting on. */
+function deadline(seconds: number): { promise: Promise<{ ok: boolean; detail: string }>; cancel: () => void } {
+  let timer: NodeJS.Timeout | undefined;
+  const promise = new Promise<{ ok: boolean; detail: string }>((resolve) => {
+    timer = setTimeout(() => resolve({ ok: false, detail: `no answer within ${seconds}s` }), seconds * 1000);
+  });
+  return { promise, cancel: () => clearTimeout(timer) };
+}
+
+/** Runs every check once, concurrently; a check that throws or overruns its timeout fails. */
 export async function runChecks(checks: readonly HealthCheck[], context: CheckContext): Promise<HealthResult[]> {
   return Promise.all(
     checks.map(async (check) => {
       let outcome: { ok: boolean; detail: string };
+      const limit = deadline(check.timeoutSeconds);
       try {
-        outcome = await runOne(check, context);
+        outcome = await Promise.race([runOne(check, context), limit.promise]);
       } catch (error) {
         outcome = { ok: false, detail: errorMessage(error).slice(0, 500) };
+      } finally {
+        limit.cancel();
       }
       return { name: checkName(check), type: check.type, ok: outcome.ok, detail: outcome.detail };
     }),

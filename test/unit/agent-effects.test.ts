@@ -3,7 +3,7 @@ import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { checkName, judgeSystemd, parseFailedUnits, parseSystemRunning } from '../../agent/health-checks.js';
+import { checkName, judgeSystemd, runChecks, parseFailedUnits, parseSystemRunning } from '../../agent/health-checks.js';
 import { failureReason, judgeRound, onlyControllerFailed } from '../../agent/health-window.js';
 import { mountFor } from '../../agent/facts.js';
 import {
@@ -168,5 +168,27 @@ describe('self-update after a switch', () => {
     assert.equal(await agentUnitChanged(null, b), false);
     assert.equal(await agentUnitChanged(none, join(root, 'none')), false);
     assert.equal(await agentUnitChanged(none, a), true);
+  });
+});
+
+describe('running checks', () => {
+  it('fails a check that overruns its own timeout, whatever it waits on', async () => {
+    const results = await runChecks([{ type: 'controller', timeoutSeconds: 0.2 }], {
+      controllerAccepts: () => new Promise(() => undefined),
+    });
+    assert.deepEqual(results, [{ name: 'controller', type: 'controller', ok: false, detail: 'no answer within 0.2s' }]);
+  });
+  it('runs a command check as argv and fails it on a non-zero exit', async () => {
+    const never = { controllerAccepts: async () => ({ ok: false, detail: 'unused' }) };
+    const [ok, bad] = await runChecks(
+      [
+        { type: 'command', argv: ['/bin/sh', '-c', 'exit 0'], timeoutSeconds: 5 },
+        { type: 'command', argv: ['/bin/sh', '-c', 'echo broken >&2; exit 3'], timeoutSeconds: 5, name: 'broken' },
+      ],
+      never,
+    );
+    assert.equal(ok?.ok, true);
+    assert.equal(bad?.ok, false);
+    assert.match(bad?.detail ?? '', /exited with code 3: broken/);
   });
 });

@@ -2,10 +2,11 @@
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import { mkdir, mkdtemp, readdir, writeFile } from 'node:fs/promises';
-import type { AddressInfo } from 'node:net';
+import { createServer as createNetServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { runChecks } from '../../agent/health-checks.js';
 import { createOutbox } from '../../agent/outbox.js';
 import { createManifestSource, FetchError } from '../../agent/source.js';
 import { openEnvelope, parsePayload } from '../../shared/accept.js';
@@ -165,5 +166,44 @@ describe('report outbox', () => {
     });
     assert.equal(empty, false);
     assert.equal((await outbox.stats()).queued, 1);
+  });
+});
+
+describe('http and tcp checks against real listeners on loopback', () => {
+  const context = { controllerAccepts: async () => ({ ok: false, detail: 'unused' }) };
+  it('passes a 2xx answer, fails another status unless it is the expected one', async () => {
+    const results = await runChecks(
+      [
+        { type: 'http', url: `${base}/ok/v1/hosts/web-1/manifest`, timeoutSeconds: 5 },
+        { type: 'http', url: `${base}/missing`, timeoutSeconds: 5 },
+        { type: 'http', url: `${base}/missing`, expectStatus: 404, timeoutSeconds: 5 },
+      ],
+      context,
+    );
+    assert.deepEqual(
+      results.map((r) => [r.ok, r.detail]),
+      [
+        [true, 'HTTP 200'],
+        [false, 'HTTP 404'],
+        [true, 'HTTP 404'],
+      ],
+    );
+  });
+  it('passes when a TCP port accepts and fails when nothing listens', async () => {
+    const port = Number(new URL(base).port);
+    const closed = createNetServer();
+    await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
+    const closedPort = (closed.address() as AddressInfo).port;
+    await new Promise((resolve) => closed.close(resolve));
+    const [open, shut] = await runChecks(
+      [
+        { type: 'tcp', host: '127.0.0.1', port, timeoutSeconds: 5 },
+        { type: 'tcp', host: '127.0.0.1', port: closedPort, timeoutSeconds: 5 },
+      ],
+      context,
+    );
+    assert.equal(open?.ok, true);
+    assert.equal(shut?.ok, false);
+    assert.match(shut?.detail ?? '', /ECONNREFUSED/);
   });
 });
