@@ -8,6 +8,7 @@ missing=()
 command -v nix-build >/dev/null 2>&1 || missing+=(nix-bin)
 command -v ip >/dev/null 2>&1 || missing+=(iproute2)
 command -v unshare >/dev/null 2>&1 || missing+=(util-linux)
+command -v pgrep >/dev/null 2>&1 || missing+=(procps)
 
 if [ "${#missing[@]}" -gt 0 ]; then
   if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then
