@@ -10,6 +10,8 @@ export type Route =
   | { readonly kind: 'manifest-post' }
   | { readonly kind: 'enroll' }
   | { readonly kind: 'report-post'; readonly host: string }
+  /** A file of the imported binary cache; `name` is raw and checked against Nix's patterns by the handler. */
+  | { readonly kind: 'nix-cache'; readonly name: string }
   | { readonly kind: 'method-not-allowed'; readonly allow: string }
   | { readonly kind: 'not-found' };
 
@@ -21,6 +23,10 @@ export function matchRoute(method: string, pathname: string): Route {
   if (pathname === '/v1/status') return on('GET', { kind: 'status' });
   if (pathname === '/v1/manifests') return on('POST', { kind: 'manifest-post' });
   if (pathname === '/v1/enroll') return on('POST', { kind: 'enroll' });
+  if (pathname.startsWith('/nix-cache/')) {
+    const route: Route = { kind: 'nix-cache', name: pathname.slice('/nix-cache/'.length) };
+    return method === 'GET' || method === 'HEAD' ? route : { kind: 'method-not-allowed', allow: 'GET, HEAD' };
+  }
   if (parts.length === 4 && parts[0] === 'v1' && parts[1] === 'hosts' && parts[2] !== undefined && parts[2] !== '') {
     const host = decodeSegment(parts[2]);
     if (parts[3] === 'manifest') return on('GET', { kind: 'manifest-get', host });

@@ -1,8 +1,12 @@
 #!/usr/bin/env node
 // Composition root of tsdeploy-controller: the only module that reads argv and env.
 import { runCli, UsageError } from '../shared/cli.js';
+import { createBundleNix } from './bundle-nix.js';
 import { hostsCommand, tokensCommand } from './commands/admin.js';
+import { bundleCommand, bundleVerifyCommand } from './commands/bundle.js';
 import { exportCommand } from './commands/export.js';
+import { importCommand } from './commands/import.js';
+import { reportsImportCommand } from './commands/reports.js';
 import { keygenCommand, manifestSignCommand } from './commands/keys.js';
 import { publishCommand } from './commands/publish.js';
 import { checkConfigCommand, serveCommand } from './commands/serve.js';
@@ -33,6 +37,19 @@ Admin (on the controller machine, acting on its state directory):
   tokens create --host HOST [--ttl 1h] [--state-dir DIR | --config FILE]
                                         print a one-time enrollment token for HOST (shown once)
   export --state-dir DIR --out DIR      write the manifests as OUT/v1/hosts/<host>/manifest for a static server
+
+Air-gapped sites:
+  bundle --release FILE --key SECRET [--key ...] --cache-key CACHE_SECRET --out DIR
+         [--version N] [--expires-in 30d] [--activation MODE] [--system SYSTEM]
+                                        a self-contained directory: signed cache, manifests, signed index
+                                        (version defaults to seconds since the epoch)
+  bundle verify DIR --trusted-key KEY [--trusted-key ...] [--threshold K] [--cache-key PUBLIC ...]
+                                        check a bundle; names every missing or altered file (exit 3)
+  import (--config FILE | --state-dir DIR --trusted-key KEY ...) [--cache-dir DIR] [--controller URL] DIR
+                                        verify a bundle, refuse an older or altered one, add its cache
+                                        (served under /nix-cache/) and publish its manifests
+  reports import FILE (--config FILE | --state-dir DIR) [--controller URL]
+                                        accept reports carried from hosts (tsdeploy-agent reports export)
 
   help                                  show this help
 
@@ -80,6 +97,14 @@ async function main(argv: readonly string[]): Promise<number> {
       return tokensCommand(rest, { out, now, uid });
     case 'export':
       return exportCommand(rest, { out });
+    case 'bundle':
+      if (rest[0] === 'verify') return bundleVerifyCommand(rest.slice(1), { out, err, now, nix: createBundleNix() });
+      return bundleCommand(rest, { out, err, now, nix: createBundleNix() });
+    case 'import':
+      return importCommand(rest, { out, err, now, uid, nix: createBundleNix() });
+    case 'reports':
+      if (rest[0] === 'import') return reportsImportCommand(rest.slice(1), { out, err, now, uid });
+      throw new UsageError(`unknown reports subcommand "${rest[0] ?? ''}" (expected: import)`);
     default:
       throw new UsageError(`unknown command "${command}"; run tsdeploy-controller --help`);
   }

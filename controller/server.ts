@@ -23,6 +23,7 @@ import {
 } from './decide.js';
 import { BodyTooLargeError, ClientGoneError, matchRoute, readBody, sendError, sendJson } from './http.js';
 import { createManifestWatch } from './long-poll.js';
+import { cacheDirOf, serveNixCache } from './nix-cache.js';
 import { createKeyedMutex } from './mutex.js';
 import { buildHostStatus, type Desired, type StatusResponse } from './status.js';
 import type { ControllerStore } from './store.js';
@@ -92,6 +93,7 @@ export async function createController(deps: ControllerDeps): Promise<Controller
   const watch = createManifestWatch();
   const mutex = createKeyedMutex();
   const silentAfterMs = config.silentAfterHeartbeats * config.heartbeatSeconds * 1000;
+  const cacheDir = cacheDirOf(config);
 
   function refused(res: ServerResponse, refusal: Refusal, fields: Record<string, unknown>, msg: string): void {
     logger.warn({ ...fields, status: refusal.reply.status, reason: refusal.reason, error: refusal.reply.body['error'] }, msg);
@@ -259,6 +261,8 @@ export async function createController(deps: ControllerDeps): Promise<Controller
           return await handleEnroll(req, res);
         case 'report-post':
           return await handleReport(req, res, route.host);
+        case 'nix-cache':
+          return await serveNixCache(req, res, cacheDir, route.name);
         case 'method-not-allowed':
           return sendError(res, 405, `method ${req.method ?? ''} not allowed; use ${route.allow}`, { Allow: route.allow });
         case 'not-found':

@@ -65,6 +65,11 @@ export interface ControllerStore {
   /** Appends one fsynced line, rotating first when the line would pass the size limit. */
   appendReport(host: string, entry: ReportLogEntry): Promise<void>;
   readReports(host: string): Promise<ReportLog>;
+  /**
+   * Records an accepted report as the server does (log line first, then status), for `reports import`
+   * with no server running; files it creates are given to `owner`, so the server can append later.
+   */
+  recordReport(entry: ReportLogEntry, status: HostStatusRecord): Promise<void>;
   /** Runs `fn` holding the host's identity lock, shared with other processes (the admin CLI). */
   withHostLock<T>(host: string, fn: () => Promise<T>): Promise<T>;
   /** Takes the state directory for one server; released by the returned function. */
@@ -231,6 +236,12 @@ export function createFileStore(stateDir: string, rotation: ReportRotation, opti
       const size = await sizeOf(logPath(host));
       if (size > 0 && size + Buffer.byteLength(line) + 1 > rotation.maxLogBytes) await rotate(host);
       await appendLineDurable(logPath(host), line, 0o644);
+    },
+    async recordReport(entry, status) {
+      await this.appendReport(status.host, entry);
+      await owned(logPath(status.host));
+      await this.writeHostStatus(status);
+      await owned(statusPath(status.host));
     },
     async readReports(host) {
       const base = logPath(host);
