@@ -148,15 +148,18 @@ export interface FleetStatus {
   hosts: HostStatus[];
 }
 
+export interface LabControllerOptions {
+  /** More config fields (e.g. cacheDir), merged over the defaults. */
+  readonly config?: Readonly<Record<string, unknown>>;
+}
+
 /** The real controller, run in the lab's infra node and reached by hosts over the lab network. */
-export async function startLabController(lab: Lab, key: ReleaseKey, port = 8090): Promise<LabController> {
+export async function startLabController(lab: Lab, key: ReleaseKey, port = 8090, options: LabControllerOptions = {}): Promise<LabController> {
   const stateDir = join(lab.dir, 'controller');
   const configPath = join(lab.dir, 'controller.json');
   const url = `http://${lab.infra.address}:${port}`;
-  await writeFileAtomic(
-    configPath,
-    `${JSON.stringify({ listen: `${lab.infra.address}:${port}`, stateDir, trustedReleaseKeys: [key.publicKey], heartbeatSeconds: 5 }, null, 2)}\n`,
-  );
+  const config = { listen: `${lab.infra.address}:${port}`, stateDir, trustedReleaseKeys: [key.publicKey], heartbeatSeconds: 5, ...options.config };
+  await writeFileAtomic(configPath, `${JSON.stringify(config, null, 2)}\n`);
   const cli = (args: readonly string[], timeoutMs = 60_000) =>
     lab.infra.exec([process.execPath, '--import', TSX_IMPORT, CONTROLLER_MAIN, ...args], { timeoutMs });
   let server: ReturnType<Lab['infra']['spawn']> | null = null;
