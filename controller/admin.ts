@@ -1,7 +1,7 @@
 // Operator actions on enrollment, run on the controller machine against its state directory.
 import { randomBytes } from 'node:crypto';
 import { UserError } from '../shared/errors.js';
-import { keyFingerprint, parsePublicKey } from '../shared/keys.js';
+import { formatPublicKey, keyFingerprint, parsePublicKey } from '../shared/keys.js';
 import { isHostName } from '../shared/validate.js';
 import { tokenHash } from './decide.js';
 import type { HostRecord } from './records.js';
@@ -17,10 +17,23 @@ function checkHost(host: string): void {
 
 /**
  * Approves a pending request. `expectedKey` (from the agent's console or logs) guards against
- * approving a key someone else asked for under the same name.
+ * approving a key someone else asked for under the same name. With `expectedKey`, a host that never
+ * asked (an air-gapped one, whose key was carried over) is enrolled with that key directly.
  */
 export function approvedRecord(identity: HostRecord | null, host: string, expectedKey: string | undefined, now: Date): HostRecord {
-  if (identity === null) throw new AdminError(`no enrollment request from ${host}`);
+  if (identity === null) {
+    if (expectedKey === undefined) {
+      throw new AdminError(`no enrollment request from ${host}; to enroll a key carried over by hand, add --key NAME:BASE64`);
+    }
+    let publicKey: string;
+    try {
+      publicKey = formatPublicKey(parsePublicKey(expectedKey));
+    } catch {
+      throw new AdminError(`--key is not a public key in Nix format "name:base64"`);
+    }
+    const time = now.toISOString();
+    return { host, status: 'enrolled', publicKey, requestedAt: time, enrolledAt: time, enrolledVia: 'approval', revokedAt: null, revokedKeys: [] };
+  }
   if (identity.status === 'revoked') throw new AdminError(`${host} is revoked; its agent must ask again with a new key`);
   if (expectedKey !== undefined) {
     let expected: string;

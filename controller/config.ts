@@ -49,7 +49,7 @@ export const ControllerConfigSchema = z
     /** Longest a `?wait=` long-poll is held open; requests asking for more are clamped. */
     maxWaitSeconds: z.number().int().min(0).max(60).default(60),
     reports: ReportsConfigSchema.default({ maxLogBytes: 1024 * 1024, keepRotated: 3 }),
-    /** Reserved for air-gapped sites: a Nix binary cache directory served under /nix-cache/. */
+    /** A site controller's binary cache, filled by `import` and served read-only under /nix-cache/ (default <stateDir>/nix-cache). */
     cacheDir: AbsolutePathSchema.optional(),
     logLevel: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal']).default('info'),
   })

@@ -192,7 +192,10 @@ describe('tokens and hosts (on the state directory)', () => {
   it('says in one line what is wrong when approving a host that never asked', async () => {
     const run = await cli(['hosts', 'approve', 'nobody', '--state-dir', running.stateDir]);
     assert.equal(run.code, 1);
-    assert.equal(run.stderr, 'tsdeploy-controller: no enrollment request from nobody\n');
+    assert.equal(
+      run.stderr,
+      'tsdeploy-controller: no enrollment request from nobody; to enroll a key carried over by hand, add --key NAME:BASE64\n',
+    );
   });
   it('refuses a state directory that does not exist', async () => {
     const run = await cli(['tokens', 'create', '--host', 'x', '--state-dir', join(work, 'missing')]);

@@ -144,8 +144,11 @@ describe('hosts approve and revoke', () => {
     assert.throws(() => approvedRecord(pending, 'web-1', other, now), AdminError);
     assert.equal(approvedRecord(pending, 'web-1', key, now).status, 'enrolled');
   });
-  it('refuses to approve an unknown or revoked host', () => {
+  it('refuses an unknown host without --key and a revoked one; enrolls a key carried over with --key', () => {
     assert.throws(() => approvedRecord(null, 'web-1', undefined, now), /no enrollment request/);
+    const carried = approvedRecord(null, 'web-1', key, now);
+    assert.deepEqual([carried.status, carried.publicKey, carried.enrolledVia], ['enrolled', key, 'approval']);
+    assert.throws(() => approvedRecord(null, 'web-1', 'not-a-key', now), /--key is not a public key/);
     assert.throws(() => approvedRecord(revokedRecord(pending, 'web-1', now), 'web-1', undefined, now), /revoked/);
   });
   it('revokes a key for good', () => {
