@@ -1,10 +1,10 @@
 // File effects of bundles: listing a tree, hashing and capped reads, and crash-safe streaming copies.
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { lstat, mkdir, open, readdir, rename, rm } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
+import { lstat, open, readdir } from 'node:fs/promises';
+import { join } from 'node:path';
 import { UserError } from '../shared/errors.js';
-import { fsyncDirectory } from '../shared/files.js';
+import { replaceFileAtomic } from '../shared/files.js';
 
 /** A regular file with its size, or anything else (symlink, device, socket) found where files belong. */
 export type TreeEntry = { readonly kind: 'file'; readonly size: number } | { readonly kind: 'other' };
@@ -80,33 +80,12 @@ export class CopyMismatchError extends UserError {
  * the sha256 the index promised.
  */
 export async function copyFileAtomic(from: string, to: string, sha256: string, mode = 0o644): Promise<void> {
-  const dir = dirname(to);
-  await mkdir(dir, { recursive: true });
-  const temp = join(dir, `.${basename(to)}.${randomBytes(6).toString('hex')}.tmp`);
-  const handle = await open(temp, 'wx', mode);
-  const hash = createHash('sha256');
-  try {
+  await replaceFileAtomic(to, mode, async (handle) => {
+    const hash = createHash('sha256');
     for await (const chunk of createReadStream(from)) {
       hash.update(chunk as Buffer);
       await handle.write(chunk as Buffer);
     }
-    await handle.chmod(mode);
-    await handle.sync();
-  } catch (error) {
-    await handle.close();
-    await rm(temp, { force: true });
-    throw error;
-  }
-  await handle.close();
-  if (hash.digest('hex') !== sha256) {
-    await rm(temp, { force: true });
-    throw new CopyMismatchError(from);
-  }
-  try {
-    await rename(temp, to);
-  } catch (error) {
-    await rm(temp, { force: true });
-    throw error;
-  }
-  await fsyncDirectory(dir);
+    if (hash.digest('hex') !== sha256) throw new CopyMismatchError(from);
+  });
 }

@@ -3,7 +3,6 @@ import { createHash } from 'node:crypto';
 import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
-import { formatZodIssues } from '../shared/dsse.js';
 import { writeFileAtomic } from '../shared/files.js';
 import { HostNameSchema } from '../shared/validate.js';
 import { copyFileAtomic, readFileCapped, sha256File } from './bundle-files.js';
@@ -13,7 +12,7 @@ import type { BundleNix } from './bundle-nix.js';
 import { inspectBundle, type BundleTrust } from './bundle.js';
 import { decidePublish } from './decide.js';
 import { acquireFileLock } from './file-lock.js';
-import { StateFileError, type ControllerStore } from './store.js';
+import { readJson, type ControllerStore } from './store.js';
 
 /** `<stateDir>/last-bundle.json`: what the last import brought; the next one must be newer. */
 export const IMPORT_RECORD_FILE = 'last-bundle.json';
@@ -28,19 +27,8 @@ export const ImportRecordSchema = z
   .strict();
 export type ImportRecord = z.infer<typeof ImportRecordSchema>;
 
-export async function readImportRecord(stateDir: string): Promise<ImportRecord | null> {
-  const path = join(stateDir, IMPORT_RECORD_FILE);
-  const bytes = await readFileCapped(path, 64 * 1024 * 1024);
-  if (bytes === null) return null;
-  let json: unknown;
-  try {
-    json = JSON.parse(bytes.toString('utf8'));
-  } catch {
-    throw new StateFileError(path, 'not JSON');
-  }
-  const parsed = ImportRecordSchema.safeParse(json);
-  if (!parsed.success) throw new StateFileError(path, formatZodIssues(parsed.error));
-  return parsed.data;
+export function readImportRecord(stateDir: string): Promise<ImportRecord | null> {
+  return readJson(join(stateDir, IMPORT_RECORD_FILE), ImportRecordSchema);
 }
 
 export type HostImport = { readonly host: string; readonly version: number; readonly result: 'stored' | 'same' | 'refused'; readonly error?: string };

@@ -102,7 +102,8 @@ async function readOptional(path: string): Promise<Buffer | null> {
   }
 }
 
-async function readJson<T>(path: string, schema: z.ZodType<T>): Promise<T | null> {
+/** Reads a state file through its schema; null when it does not exist, a StateFileError when it is bad. */
+export async function readJson<T>(path: string, schema: z.ZodType<T>): Promise<T | null> {
   const bytes = await readOptional(path);
   if (bytes === null) return null;
   let json: unknown;

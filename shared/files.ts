@@ -1,16 +1,19 @@
 // Crash-safe writes: temp file in the same directory, fsync, rename, fsync of the directory.
 import { randomBytes } from 'node:crypto';
-import { access, mkdir, open, rename, rm } from 'node:fs/promises';
+import { access, mkdir, open, rename, rm, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 
-/** Replaces `path` with `data` so that a crash leaves either the old or the new file, whole. */
-export async function writeFileAtomic(path: string, data: string | Uint8Array, mode = 0o644): Promise<void> {
+/**
+ * Replaces `path` with what `fill` writes into a temp file beside it, so that a crash leaves either the
+ * old or the new file, whole. If `fill` throws, the temp file is removed and `path` is untouched.
+ */
+export async function replaceFileAtomic(path: string, mode: number, fill: (handle: FileHandle) => Promise<void>): Promise<void> {
   const dir = dirname(path);
   await mkdir(dir, { recursive: true });
   const temp = join(dir, `.${basename(path)}.${randomBytes(6).toString('hex')}.tmp`);
   const handle = await open(temp, 'wx', mode);
   try {
-    await handle.writeFile(data);
+    await fill(handle);
     await handle.chmod(mode);
     await handle.sync();
   } catch (error) {
@@ -26,6 +29,11 @@ export async function writeFileAtomic(path: string, data: string | Uint8Array, m
     throw error;
   }
   await fsyncDirectory(dir);
+}
+
+/** Replaces `path` with `data`: temp file, fsync, rename, fsync of the directory. */
+export async function writeFileAtomic(path: string, data: string | Uint8Array, mode = 0o644): Promise<void> {
+  await replaceFileAtomic(path, mode, (handle) => handle.writeFile(data));
 }
 
 /** Makes a rename or unlink in `dir` durable. */
