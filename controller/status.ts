@@ -5,7 +5,16 @@ import { HealthResultSchema, HostFactsSchema, OutcomeSchema, PhaseSchema, type R
 import { HostNameSchema } from '../shared/validate.js';
 import { EnrollmentSchema, type Enrollment } from './records.js';
 
-export const HostStateSchema = z.enum(['in-sync', 'deploying', 'failed', 'rolled-back', 'silent', 'never-seen']);
+export const HostStateSchema = z.enum([
+  'in-sync',
+  'awaiting-reboot',
+  'dry-activated',
+  'deploying',
+  'failed',
+  'rolled-back',
+  'silent',
+  'never-seen',
+]);
 export type HostState = z.infer<typeof HostStateSchema>;
 
 export const DesiredSchema = z
@@ -50,7 +59,8 @@ export interface StateInput {
 /**
  * The rules, in order: no report → never-seen; no report for N heartbeats → silent; the desired
  * version rolled back → rolled-back; it failed or was rejected → failed; running the desired path
- * with success (or confirmed/idle) → in-sync; anything else → deploying. An outcome about an
+ * with success (or confirmed/idle) → in-sync; a `boot` or `dry-activate` manifest confirmed but not
+ * running → awaiting-reboot or dry-activated; anything else → deploying. An outcome about an
  * older version than the desired one counts as deploying: the agent has not caught up yet.
  */
 export function hostState(input: StateInput): HostState {
@@ -63,6 +73,10 @@ export function hostState(input: StateInput): HostState {
   const settled = report.outcome === 'success' || report.phase === 'confirmed' || report.phase === 'idle';
   if (desired === null) return settled ? 'in-sync' : 'deploying';
   if (report.currentSystem === desired.storePath && settled) return 'in-sync';
+  // `boot` installs for the next boot and `dry-activate` changes nothing: neither makes it current.
+  const settledOnDesired = settled && report.manifestVersion === desired.version;
+  if (settledOnDesired && desired.activation === 'boot') return 'awaiting-reboot';
+  if (settledOnDesired && desired.activation === 'dry-activate') return 'dry-activated';
   return 'deploying';
 }
 

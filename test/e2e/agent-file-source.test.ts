@@ -5,6 +5,7 @@ import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { decodeEnvelope } from '../../shared/dsse.js';
+import type { Activation } from '../../shared/manifest.js';
 import { ReportSchema, type Report } from '../../shared/report.js';
 import { createLab, type Lab, type LabHost } from '../lab/lab.js';
 import { agentCli, journalOf, makeReleaseKey, publishToDirectory, signedManifest, writeAgentConfig, type ReleaseKey } from './harness.js';
@@ -26,14 +27,15 @@ describe('agent with a file:// source on the fleet lab (real Nix; no systemd as 
   let key: ReleaseKey;
   let host: LabHost;
   let fresh: LabHost;
+  let modes: LabHost;
   let dir: string;
   let config: string;
   const systems: Record<string, string> = {};
 
   before(async () => {
-    lab = await createLab({ hosts: 2, name: 'agentfile' });
+    lab = await createLab({ hosts: 3, name: 'agentfile' });
     key = await makeReleaseKey(lab);
-    [host, fresh] = lab.hosts as [LabHost, LabHost];
+    [host, fresh, modes] = lab.hosts as [LabHost, LabHost, LabHost];
     dir = join(lab.dir, 'mirror');
     config = await writeAgentConfig(host, { source: `file://${dir}`, trustedKeys: [key.publicKey] });
     for (const [name, variant] of [
@@ -41,6 +43,8 @@ describe('agent with a file:// source on the fleet lab (real Nix; no systemd as 
       ['v2', 'good'],
       ['v3', 'broken'],
       ['v4', 'unhealthy'],
+      ['m2', 'good'],
+      ['m3', 'good'],
     ] as const) {
       systems[name] = await lab.buildSystem(variant, `file-${name}`);
     }
@@ -49,8 +53,8 @@ describe('agent with a file:// source on the fleet lab (real Nix; no systemd as 
     await lab?.teardown();
   });
 
-  async function deploy(target: LabHost, cfg: string, version: number, path: string) {
-    await publishToDirectory(dir, target.name, signedManifest(key, target.name, path, version));
+  async function deploy(target: LabHost, cfg: string, version: number, path: string, activation: Activation = 'switch') {
+    await publishToDirectory(dir, target.name, signedManifest(key, target.name, path, version, { activation }));
     return agentCli(target, ['once', '--config', cfg]);
   }
 
@@ -184,5 +188,55 @@ describe('agent with a file:// source on the fleet lab (real Nix; no systemd as 
     assert.equal(result.code, 0, result.stderr);
     assert.equal(await host.currentSystem(), systems['v1']);
     assert.deepEqual(await host.healthStatus(), { status: 200, body: 'file-v1' });
+  });
+
+  describe('activation modes', () => {
+    let cfg: string;
+    const generations = async () => (await modes.profileGenerations()).map((g) => [g.number, g.path, g.current]);
+
+    it('switch: the base generation', async () => {
+      cfg = await writeAgentConfig(modes, { source: `file://${dir}`, trustedKeys: [key.publicKey] });
+      const result = await deploy(modes, cfg, 1, systems['v1'] ?? '');
+      assert.equal(result.code, 0, result.stderr);
+      assert.equal(await modes.currentSystem(), systems['v1']);
+    });
+
+    it('dry-activate: realises and reports what would change, and changes nothing', async () => {
+      const before = await generations();
+      const result = await deploy(modes, cfg, 2, systems['m2'] ?? '', 'dry-activate');
+      assert.equal(result.code, 0, result.stderr);
+      assert.match(result.stderr, /would activate/);
+      assert.equal(await modes.currentSystem(), systems['v1']);
+      assert.deepEqual(await generations(), before);
+      assert.equal((await journalOf(modes)).deployment?.phase, 'confirmed');
+    });
+
+    it('boot: sets the profile and the boot entry, and leaves the running system alone', async () => {
+      const result = await deploy(modes, cfg, 3, systems['m2'] ?? '', 'boot');
+      assert.equal(result.code, 0, result.stderr);
+      assert.equal(await modes.currentSystem(), systems['v1']);
+      assert.deepEqual(await generations(), [
+        [1, systems['v1'], false],
+        [2, systems['m2'], true],
+      ]);
+      assert.equal((await modes.exec(['readlink', '/nix/var/lab/boot-default'])).stdout.trim(), systems['m2']);
+      assert.deepEqual(await modes.healthStatus(), { status: 200, body: 'file-v1' });
+    });
+
+    it('test: activates without touching the profile', async () => {
+      const result = await deploy(modes, cfg, 4, systems['m3'] ?? '', 'test');
+      assert.equal(result.code, 0, result.stderr);
+      assert.equal(await modes.currentSystem(), systems['m3']);
+      assert.equal((await modes.profileGenerations()).find((g) => g.current)?.path, systems['m2']);
+      assert.deepEqual(await modes.healthStatus(), { status: 200, body: 'file-m3' });
+    });
+
+    it('test: an unhealthy test activation returns to the system that was running', async () => {
+      const result = await deploy(modes, cfg, 5, systems['v4'] ?? '', 'test');
+      assert.equal(result.code, 4, result.stderr);
+      assert.equal(await modes.currentSystem(), systems['m3']);
+      assert.equal((await modes.profileGenerations()).find((g) => g.current)?.path, systems['m2']);
+      assert.deepEqual(await modes.healthStatus(), { status: 200, body: 'file-m3' });
+    });
   });
 });
