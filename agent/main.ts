@@ -18,7 +18,7 @@ const HELP = `Usage: tsdeploy-agent <command> [options]
 
 Commands:
   run --config FILE                     the daemon: pull, verify, realise, switch, health-check, report, roll back
-  once --config FILE                    one poll-and-apply cycle (exit 0 in sync/applied, 3 rejected, 4 rolled back, 1 failed)
+  once --config FILE [--json]           one poll-and-apply cycle (exit 0 in sync/applied, 3 rejected, 4 rolled back, 1 failed)
   status --config FILE [--json]         current system, profile generation, last accepted version, journal, last health
   rollback --config FILE                return to the previous generation, activate it and check its health
   check-config FILE                     validate an agent config file

@@ -71,38 +71,56 @@ export async function runCommand(args: readonly string[], io: CommandIo): Promis
   }
 }
 
-/** One poll-and-apply cycle; the exit code says how it ended. */
+/** The exit code of a cycle: what state the host is in with respect to its manifest. */
+function exitCodeFor(phase: string | undefined): number {
+  if (phase === 'rolled-back') return EXIT.rolledBack;
+  if (phase === 'failed') return EXIT.failure;
+  return EXIT.ok;
+}
+
+/** One poll-and-apply cycle; the exit code says how it ended, `--json` prints it for scripts. */
 export async function onceCommand(args: readonly string[], io: CommandIo): Promise<number> {
-  const { config } = await configFrom(args);
-  if (config === null) {
-    io.out('Usage: tsdeploy-agent once --config FILE\n  one poll-and-apply cycle; exit 0 in sync or applied, 3 rejected, 4 rolled back, 1 failed\n');
+  const { values } = parseFlags(args, { config: { type: 'string' }, json: { type: 'boolean' }, help: { type: 'boolean' } });
+  if (values.help === true) {
+    io.out('Usage: tsdeploy-agent once --config FILE [--json]\n  one poll-and-apply cycle; exit 0 in sync or applied, 3 rejected, 4 rolled back, 1 failed\n');
     return EXIT.ok;
   }
+  const config = await loadAgentConfig(requireFlag(values, 'config'));
   const log = io.logger(config);
   const runtime = await createRuntime(config, log, io.afterPersist);
   try {
     await ensureEnrolled(config, runtime, log);
     const result = await runtime.agent.cycle(0);
     await runtime.agent.flushReports().catch(() => false);
+    const deployment = result.kind === 'deployed' ? result.deployment : (await readJournal(config.stateDir)).deployment;
+    const code = result.kind === 'rejected' ? EXIT.rejected : result.kind === 'no-manifest' ? EXIT.ok : exitCodeFor(deployment?.phase);
+    if (values.json === true) {
+      const summary = {
+        result: result.kind,
+        host: config.host,
+        version: deployment?.version ?? null,
+        storePath: deployment?.storePath ?? null,
+        phase: deployment?.phase ?? null,
+        reason: result.kind === 'rejected' ? result.error : (deployment?.reason ?? null),
+        exitCode: code,
+      };
+      io.out(`${JSON.stringify(summary)}\n`);
+      return code;
+    }
     switch (result.kind) {
       case 'rejected':
         io.err(`rejected: ${result.error}\n`);
-        return EXIT.rejected;
+        break;
       case 'no-manifest':
         io.err(`no manifest published for ${config.host}\n`);
-        return EXIT.ok;
-      case 'unchanged': {
-        const deployment = (await readJournal(config.stateDir)).deployment;
-        if (deployment?.phase === 'rolled-back') return EXIT.rolledBack;
-        if (deployment?.phase === 'failed') return EXIT.failure;
-        return EXIT.ok;
-      }
-      case 'deployed': {
-        const { phase, reason, version } = result.deployment;
-        io.err(`version ${version}: ${phase}${reason === null ? '' : ` (${reason})`}\n`);
-        return phase === 'confirmed' ? EXIT.ok : phase === 'rolled-back' ? EXIT.rolledBack : EXIT.failure;
-      }
+        break;
+      case 'deployed':
+        io.err(`version ${result.deployment.version}: ${result.deployment.phase}${result.deployment.reason === null ? '' : ` (${result.deployment.reason})`}\n`);
+        break;
+      case 'unchanged':
+        break;
     }
+    return code;
   } finally {
     await runtime.close();
   }

@@ -98,9 +98,11 @@ describe('agent with a file:// source on the fleet lab (real Nix; no systemd as 
     assert.ok(journal.failedVersions.includes(3));
   });
 
-  it('the failed version is not retried', async () => {
-    const result = await agentCli(host, ['once', '--config', config]);
+  it('the failed version is not retried (once --json says so for scripts)', async () => {
+    const result = await agentCli(host, ['once', '--config', config, '--json']);
     assert.equal(result.code, 4);
+    const summary = JSON.parse(result.stdout) as Record<string, unknown>;
+    assert.deepEqual([summary['result'], summary['version'], summary['phase'], summary['exitCode']], ['unchanged', 3, 'rolled-back', 4]);
     assert.equal(await host.currentSystem(), systems['v2']);
     assert.equal((await host.profileGenerations()).length, 3);
   });
