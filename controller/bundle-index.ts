@@ -1,7 +1,7 @@
 // The signed bundle index and the pure checks of a bundle against it: files, manifests, closures, versions. No I/O.
 import { z } from 'zod';
-import { acceptManifest, isRejectionError } from '../shared/accept.js';
-import { countValidSignatures, encodeEnvelope, EnvelopeSchema, formatZodIssues, signEnvelope } from '../shared/dsse.js';
+import { acceptManifest, isRejectionError, openEnvelope, parsePayload } from '../shared/accept.js';
+import { encodeEnvelope, formatZodIssues, signEnvelope } from '../shared/dsse.js';
 import { UserError } from '../shared/errors.js';
 import type { PublicKey, SecretKey } from '../shared/keys.js';
 import { HostNameSchema, isHostName, StorePathSchema } from '../shared/validate.js';
@@ -79,13 +79,6 @@ export const BundleIndexSchema = z
 export type BundleIndex = z.infer<typeof BundleIndexSchema>;
 
 /** The envelope of an index: DSSE as everywhere, with room for a large file list. */
-const IndexEnvelopeSchema = EnvelopeSchema.extend({
-  payload: z
-    .string()
-    .max(Math.ceil(BUNDLE_INDEX_MAX_BYTES / 3) * 4)
-    .regex(/^[A-Za-z0-9+/]*={0,2}$/, 'payload is not base64'),
-});
-
 /** The index does not open: too large, malformed, of another type, or not signed by enough trusted keys. */
 export class BundleIndexError extends UserError {
   override name = 'BundleIndexError' as const;
@@ -125,32 +118,13 @@ export function signBundleIndex(index: BundleIndex, keys: readonly SecretKey[]):
 
 /** Verifies index.json (size, envelope, type, signatures, in that order) before parsing its payload. */
 export function openBundleIndex(bytes: Uint8Array, trustedKeys: readonly PublicKey[], threshold: number): BundleIndex {
-  if (bytes.length > BUNDLE_INDEX_MAX_BYTES) throw new BundleIndexError(`too large (${bytes.length} bytes > ${BUNDLE_INDEX_MAX_BYTES})`);
-  let json: unknown;
   try {
-    json = JSON.parse(Buffer.from(bytes).toString('utf8'));
-  } catch {
-    throw new BundleIndexError('not valid JSON');
+    const { payload } = openEnvelope(bytes, BUNDLE_INDEX_PAYLOAD_TYPE, trustedKeys, threshold, BUNDLE_INDEX_MAX_BYTES);
+    return parsePayload(payload, BundleIndexSchema);
+  } catch (error) {
+    if (isRejectionError(error)) throw new BundleIndexError(error.message);
+    throw error;
   }
-  const envelope = IndexEnvelopeSchema.safeParse(json);
-  if (!envelope.success) throw new BundleIndexError(`envelope is malformed: ${formatZodIssues(envelope.error)}`);
-  if (envelope.data.payloadType !== BUNDLE_INDEX_PAYLOAD_TYPE) {
-    throw new BundleIndexError(`unknown payload type "${envelope.data.payloadType}" (expected ${BUNDLE_INDEX_PAYLOAD_TYPE})`);
-  }
-  const { count } = countValidSignatures(envelope.data, trustedKeys);
-  const required = Math.max(threshold, 1);
-  if (count < required) {
-    throw new BundleIndexError(`bad or too few signatures (${count} valid from trusted keys, ${required} required)`);
-  }
-  let payload: unknown;
-  try {
-    payload = JSON.parse(Buffer.from(envelope.data.payload, 'base64').toString('utf8'));
-  } catch {
-    throw new BundleIndexError('payload is not valid JSON');
-  }
-  const parsed = BundleIndexSchema.safeParse(payload);
-  if (!parsed.success) throw new BundleIndexError(`malformed: ${formatZodIssues(parsed.error)}`);
-  return parsed.data;
 }
 
 /** A file found under cache/ or v1/; `sha256` is null when it was not worth hashing (size already wrong, or unlisted). */

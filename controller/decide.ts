@@ -5,7 +5,7 @@ import { PublicKeyTextSchema } from '../shared/config-file.js';
 import {
   acceptManifest,
   isRejectionError,
-  ManifestTooLargeError,
+  EnvelopeTooLargeError,
   openEnvelope,
   parsePayload,
   SignatureError,
@@ -48,7 +48,7 @@ export function sha256Hex(bytes: Uint8Array | string): string {
 
 /** HTTP status for each way a manifest upload can be refused. Expired is 400: the sender must re-sign. */
 export function manifestRefusalStatus(error: RejectionError): number {
-  if (error instanceof ManifestTooLargeError) return 413;
+  if (error instanceof EnvelopeTooLargeError) return 413;
   if (error instanceof UnknownPayloadTypeError || error instanceof SignatureError) return 403;
   if (error instanceof VersionRollbackError || error instanceof VersionConflictError) return 409;
   // Malformed, bad store path, expired, wrong host: the sender must fix and re-sign.
@@ -162,7 +162,7 @@ export function decideReport(input: {
   try {
     opened = openEnvelope(input.bytes, REPORT_PAYLOAD_TYPE, [parsePublicKey(identity.publicKey)], 1, REPORT_MAX_BYTES);
   } catch (error) {
-    if (error instanceof ManifestTooLargeError) return refuse(413, `report too large (${error.size} bytes > ${error.cap})`, 'too large');
+    if (error instanceof EnvelopeTooLargeError) return refuse(413, `report too large (${error.size} bytes > ${error.cap})`, 'too large');
     if (error instanceof SignatureError) {
       return refuse(403, `report is not signed by the key enrolled for ${host}`, 'bad signature');
     }

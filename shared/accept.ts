@@ -12,11 +12,12 @@ export abstract class RejectionError extends UserError {
   abstract readonly reason: string;
 }
 
-export class ManifestTooLargeError extends RejectionError {
-  override name = 'ManifestTooLargeError' as const;
+/** Checked before a byte is parsed, for manifests, reports and bundle indexes alike. */
+export class EnvelopeTooLargeError extends RejectionError {
+  override name = 'EnvelopeTooLargeError' as const;
   readonly reason = 'too large';
   constructor(readonly size: number, readonly cap: number) {
-    super(`manifest too large (${size} bytes > ${cap})`);
+    super(`too large (${size} bytes > ${cap})`);
   }
 }
 
@@ -125,10 +126,10 @@ export function openEnvelope(
   threshold: number,
   maxBytes: number,
 ): { envelope: Envelope; payload: Uint8Array; signers: readonly string[] } {
-  if (bytes.length > maxBytes) throw new ManifestTooLargeError(bytes.length, maxBytes);
+  if (bytes.length > maxBytes) throw new EnvelopeTooLargeError(bytes.length, maxBytes);
   let envelope: Envelope;
   try {
-    envelope = decodeEnvelope(bytes);
+    envelope = decodeEnvelope(bytes, maxBytes);
   } catch (error) {
     throw new ManifestMalformedError(error instanceof Error ? error.message : String(error));
   }

@@ -6,7 +6,8 @@ import { keyFingerprint, signBytes, verifyBytes, type PublicKey, type SecretKey 
 export const EnvelopeSchema = z
   .object({
     payloadType: z.string().min(1).max(256),
-    payload: z.string().max(1_000_000).regex(/^[A-Za-z0-9+/]*={0,2}$/, 'payload is not base64'),
+    // No length here: every caller caps the envelope's bytes before decoding it.
+    payload: z.string().regex(/^[A-Za-z0-9+/]*={0,2}$/, 'payload is not base64'),
     signatures: z
       .array(
         z
@@ -48,8 +49,12 @@ export class EnvelopeMalformedError extends UserError {
   override name = 'EnvelopeMalformedError' as const;
 }
 
+/** Envelopes larger than this are refused by decodeEnvelope unless the caller allows more. */
+export const DEFAULT_ENVELOPE_MAX_BYTES = 1024 * 1024;
+
 /** Parses envelope JSON; the payload stays opaque bytes until its signatures have been counted. */
-export function decodeEnvelope(bytes: Uint8Array): Envelope {
+export function decodeEnvelope(bytes: Uint8Array, maxBytes = DEFAULT_ENVELOPE_MAX_BYTES): Envelope {
+  if (bytes.length > maxBytes) throw new EnvelopeMalformedError(`envelope is too large (${bytes.length} bytes > ${maxBytes})`);
   let json: unknown;
   try {
     json = JSON.parse(Buffer.from(bytes).toString('utf8'));

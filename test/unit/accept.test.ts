@@ -5,7 +5,7 @@ import {
   InvalidStorePathError,
   ManifestExpiredError,
   ManifestMalformedError,
-  ManifestTooLargeError,
+  EnvelopeTooLargeError,
   payloadDigest,
   SignatureError,
   UnknownPayloadTypeError,
@@ -99,10 +99,10 @@ describe('acceptManifest accepts', () => {
 describe('acceptManifest refuses', () => {
   it('an envelope larger than the cap, before parsing it', () => {
     const bytes = Buffer.from(`{${' '.repeat(70_000)}`);
-    assert.throws(() => acceptManifest(input(bytes)), ManifestTooLargeError);
+    assert.throws(() => acceptManifest(input(bytes)), EnvelopeTooLargeError);
   });
   it('an envelope larger than a caller-given cap', () => {
-    assert.throws(() => acceptManifest(input(bytesOf(envelopeOf(manifest())), { maxBytes: 100 })), ManifestTooLargeError);
+    assert.throws(() => acceptManifest(input(bytesOf(envelopeOf(manifest())), { maxBytes: 100 })), EnvelopeTooLargeError);
   });
   it('bytes that are not JSON', () => {
     assert.throws(() => acceptManifest(input(Buffer.from('not json'))), ManifestMalformedError);
