@@ -1,7 +1,7 @@
 // The agent's own key pair, generated in its state directory on first start.
 import { join } from 'node:path';
 import { pathExists } from '../shared/files.js';
-import { generateKeyPair, publicKeyOf, readSecretKeyFile, writeKeyPair, type SecretKey } from '../shared/keys.js';
+import { generateKeyPair, readSecretKeyFile, writeKeyPair, type SecretKey } from '../shared/keys.js';
 
 export function agentKeyName(host: string): string {
   return `tsdeploy-agent-${host}`;
@@ -15,4 +15,3 @@ export async function ensureAgentKey(stateDir: string, host: string): Promise<Se
   return readSecretKeyFile(secretPath);
 }
 
-export { publicKeyOf };

@@ -134,6 +134,11 @@ function failedVersions(journal: Journal, version: number): number[] {
   return list.slice(-100);
 }
 
+/** Ends a deployment that will not be retried (failed or rolled back): its version joins failedVersions. */
+function ended(journal: Journal, deployment: Deployment): StepResult {
+  return { journal: { ...withDeployment(journal, deployment), failedVersions: failedVersions(journal, deployment.version) }, effect: null };
+}
+
 /** Ends a deployment as failed, or starts its rollback when policy allows and there is somewhere to go. */
 function failOrRollBack(journal: Journal, deployment: Deployment, reason: string, rollBack: boolean, now: string): StepResult {
   if (rollBack && canRollBack(deployment.previous)) {
@@ -143,8 +148,7 @@ function failOrRollBack(journal: Journal, deployment: Deployment, reason: string
   const why = rollBack
     ? `${reason}; first deployment on this host: no previous generation to roll back to`
     : `${reason}; rollback disabled by configuration`;
-  const failed: Deployment = { ...deployment, phase: 'failed', reason: why, updatedAt: now };
-  return { journal: { ...withDeployment(journal, failed), failedVersions: failedVersions(journal, deployment.version) }, effect: null };
+  return ended(journal, { ...deployment, phase: 'failed', reason: why, updatedAt: now });
 }
 
 /** Applies one event to the journal and says what to do next. */
@@ -201,10 +205,8 @@ export function step(journal: Journal, event: Event, now: Date, policy: Policy):
     }
     case 'preflight-failed':
     case 'realise-failed':
-    case 'profile-failed': {
-      const failed = at('failed', { reason: event.error });
-      return { journal: { ...withDeployment(journal, failed), failedVersions: failedVersions(journal, deployment.version) }, effect: null };
-    }
+    case 'profile-failed':
+      return ended(journal, at('failed', { reason: event.error }));
     case 'realised': {
       const next = at('realised', { previous: event.previous });
       return { journal: withDeployment(journal, next), effect: effectFor(next, false) };
@@ -221,10 +223,7 @@ export function step(journal: Journal, event: Event, now: Date, policy: Policy):
       return { journal: withDeployment(journal, next), effect: effectFor(next, false) };
     }
     case 'activation-failed':
-      if (deployment.activation === 'dry-activate') {
-        const failed = at('failed', { reason: `dry activation failed: ${event.error}` });
-        return { journal: { ...withDeployment(journal, failed), failedVersions: failedVersions(journal, deployment.version) }, effect: null };
-      }
+      if (deployment.activation === 'dry-activate') return ended(journal, at('failed', { reason: `dry activation failed: ${event.error}` }));
       return failOrRollBack(journal, deployment, `activation failed: ${event.error}`, policy.onActivationFailure, time);
     case 'healthy': {
       const lastHealth = { time, ok: true, results: [...event.results] };
@@ -235,21 +234,10 @@ export function step(journal: Journal, event: Event, now: Date, policy: Policy):
       const rollBack = event.controllerUnreachable ? policy.onControllerUnreachable : policy.onHealthFailure;
       return failOrRollBack({ ...journal, lastHealth }, deployment, event.reason, rollBack, time);
     }
-    case 'rolled-back': {
-      const lastHealth = { time, ok: true, results: [...event.results] };
-      return {
-        journal: {
-          ...withDeployment(journal, at('rolled-back')),
-          lastHealth,
-          failedVersions: failedVersions(journal, deployment.version),
-        },
-        effect: null,
-      };
-    }
-    case 'rollback-failed': {
-      const failed = at('failed', { reason: `${deployment.reason ?? 'deployment failed'}; rollback failed: ${event.error}` });
-      return { journal: { ...withDeployment(journal, failed), failedVersions: failedVersions(journal, deployment.version) }, effect: null };
-    }
+    case 'rolled-back':
+      return ended({ ...journal, lastHealth: { time, ok: true, results: [...event.results] } }, at('rolled-back'));
+    case 'rollback-failed':
+      return ended(journal, at('failed', { reason: `${deployment.reason ?? 'deployment failed'}; rollback failed: ${event.error}` }));
     default:
       return { journal, effect: null };
   }

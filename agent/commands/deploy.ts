@@ -2,9 +2,11 @@
 import { EXIT, parseFlags, requireFlag } from '../../shared/cli.js';
 import { errorMessage } from '../../shared/errors.js';
 import { writeFileAtomic } from '../../shared/files.js';
+import { formatPublicKey, publicKeyOf } from '../../shared/keys.js';
 import type { Logger } from '../../shared/log.js';
 import { loadAgentConfig, type AgentConfig } from '../config.js';
 import { readJournal, type Journal } from '../journal.js';
+import { ensureAgentKey } from '../identity.js';
 import { createNix } from '../nix.js';
 import { agentUnitChanged, createRuntime, ensureEnrolled, pollDelayMs, waitForNextPoll } from '../runtime.js';
 
@@ -189,9 +191,8 @@ export async function pubkeyCommand(args: readonly string[], io: CommandIo): Pro
     io.out('Usage: tsdeploy-agent pubkey --config FILE\n  print the agent\'s public key (generated on first use) for enrollment\n');
     return EXIT.ok;
   }
-  const runtime = await createRuntime(config, io.logger(config));
-  await runtime.close();
-  io.out(`${runtime.publicKey}\n`);
+  // Only the key is needed: no source, controller client or effects.
+  io.out(`${formatPublicKey(publicKeyOf(await ensureAgentKey(config.stateDir, config.host)))}\n`);
   return EXIT.ok;
 }
 
