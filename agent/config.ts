@@ -13,10 +13,18 @@ import {
 import { HostNameSchema } from '../shared/validate.js';
 
 
+/**
+ * Where manifests come from. The manifest's path is appended to it, so it may carry no query, fragment
+ * or credentials: `?trusted=true` or `#…` would swallow that path, and a password would sit in a world-readable config.
+ */
 const SourceSchema = z
   .string()
   .refine((text) => /^(https?|file):\/\/./.test(text) && URL.canParse(text), {
     message: 'must be an http://, https:// or file:// URL',
+  })
+  .refine((text) => !URL.canParse(text) || !/[?#]/.test(text), { message: 'must not have a query (?…) or a fragment (#…)' })
+  .refine((text) => !URL.canParse(text) || (new URL(text).username === '' && new URL(text).password === ''), {
+    message: 'must not carry a user name or password',
   })
   .transform((text) => text.replace(/\/+$/, ''));
 
@@ -88,7 +96,10 @@ export const PollSchema = z
 export const AgentConfigSchema = z
   .object({
     host: HostNameSchema,
+    /** The controller (or a static mirror, or a file:// directory): reports go here when it is http(s). */
     source: SourceSchema,
+    /** Static mirrors of the `export`, tried in order when `source` does not answer. */
+    mirrors: z.array(SourceSchema).max(8).default([]),
     trustedKeys: z.array(PublicKeyTextSchema).min(1),
     threshold: z.number().int().min(1).default(1),
     stateDir: AbsolutePathSchema.default('/var/lib/tsdeploy-agent'),
@@ -122,19 +133,28 @@ export const AgentConfigSchema = z
       })
       .strict()
       .default({ queueLimit: 1000, heartbeatSeconds: 60 }),
+    /**
+     * `switch` manifests run the new generation with `test` first; only after the health window passes do they
+     * set the profile and write the boot entry, so a reboot during probation comes back on the last good one.
+     */
+    probation: z.boolean().default(true),
     timeouts: z
       .object({
         fetchSeconds: z.number().int().min(1).max(3600).default(30),
         realiseSeconds: z.number().int().min(1).max(86_400).default(3600),
         activateSeconds: z.number().int().min(1).max(86_400).default(600),
+        /** An activation still running at activateSeconds is reported and waited for, or stopped and failed. */
+        onActivationOverrun: z.enum(['wait', 'stop']).default('wait'),
       })
       .strict()
-      .default({ fetchSeconds: 30, realiseSeconds: 3600, activateSeconds: 600 }),
+      .default({ fetchSeconds: 30, realiseSeconds: 3600, activateSeconds: 600, onActivationOverrun: 'wait' }),
     /** A file holding a one-time enrollment token (from `tsdeploy-controller tokens create`). */
     enrollmentTokenFile: AbsolutePathSchema.optional(),
     /** Minimum free space kept on the Nix store's filesystem beyond the closure's size. */
     minFreeBytes: z.number().int().min(0).default(256 * 1024 * 1024),
     logLevel: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal']).default('info'),
+    /** Where to write Prometheus metrics for node_exporter's textfile collector (a `.prom` file), if anywhere. */
+    metrics: z.object({ textfile: AbsolutePathSchema.refine((p) => p.endsWith('.prom'), { message: 'must end in .prom' }) }).strict().optional(),
   })
   .strict()
   .superRefine((config, ctx) => {

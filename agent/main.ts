@@ -1,17 +1,15 @@
 #!/usr/bin/env node
 // Composition root of tsdeploy-agent: the only module that reads argv and env.
-import { runCli, UsageError } from '../shared/cli.js';
+import { runCli, runProgram } from '../shared/cli.js';
 import { createLogger } from '../shared/log.js';
+import type { AgentIo } from './cli-context.js';
 import { checkConfigCommand } from './commands/check-config.js';
-import {
-  onceCommand,
-  pubkeyCommand,
-  reportsExportCommand,
-  rollbackCommand,
-  runCommand,
-  statusCommand,
-  type CommandIo,
-} from './commands/deploy.js';
+import { onceCommand } from './commands/once.js';
+import { pubkeyCommand } from './commands/pubkey.js';
+import { reportsExportCommand } from './commands/reports-export.js';
+import { rollbackCommand } from './commands/rollback.js';
+import { runCommand } from './commands/run.js';
+import { statusCommand } from './commands/status.js';
 import { verifyManifestCommand } from './commands/verify-manifest.js';
 
 const HELP = `Usage: tsdeploy-agent <command> [options]
@@ -26,13 +24,24 @@ Commands:
   reports export --config FILE --out FILE
                                         write queued signed reports for carrying to the controller
   verify-manifest --trusted-key KEY [--trusted-key ...] [--threshold K] --host HOST
-                  [--last-version N] FILE|-
+                  [--last-version N [--last-digest SHA256]] FILE|-
                                         check a signed manifest as the agent would
   help                                  show this help
 
-Run 'tsdeploy-agent <command> --help' for a command's options. Logs are JSON lines (stdout for run,
-stderr for the one-shot commands). TSDEPLOY_LOG_LEVEL overrides the config's logLevel.
+Run 'tsdeploy-agent <command> --help' for a command's options; --version prints the version.
+Logs are JSON lines (stdout for run, stderr for the one-shot commands). TSDEPLOY_LOG_LEVEL overrides the config's logLevel.
 `;
+
+const COMMANDS = [
+  runCommand,
+  onceCommand,
+  statusCommand,
+  rollbackCommand,
+  checkConfigCommand,
+  pubkeyCommand,
+  reportsExportCommand,
+  verifyManifestCommand,
+];
 
 async function readStdin(): Promise<Buffer> {
   const chunks: Buffer[] = [];
@@ -41,7 +50,6 @@ async function readStdin(): Promise<Buffer> {
 }
 
 async function main(argv: readonly string[]): Promise<number> {
-  const [command, ...rest] = argv;
   const stop = new AbortController();
   for (const signal of ['SIGTERM', 'SIGINT'] as const) {
     process.once(signal, () => {
@@ -50,14 +58,21 @@ async function main(argv: readonly string[]): Promise<number> {
       setTimeout(() => process.exit(0), 2000).unref();
     });
   }
+  // systemd sets JOURNAL_STREAM when the output goes to journald: lines then carry their syslog priority.
+  const journald = process.env['JOURNAL_STREAM'] !== undefined;
   const levelFor = (configured: string) => process.env['TSDEPLOY_LOG_LEVEL'] ?? configured;
   // Crash tests: stop (SIGSTOP) right after the journal records one of these phases, for a kill -9.
   const faultPhases = (process.env['TSDEPLOY_FAULT_STOP_AFTER_PHASE'] ?? '').split(',').filter((p) => p !== '');
-  const io: CommandIo = {
-    out: (t: string) => void process.stdout.write(t),
-    err: (t: string) => void process.stderr.write(t),
-    logger: (config) => createLogger('tsdeploy-agent', levelFor(config.logLevel)),
+  const io: AgentIo = {
+    out: (text) => void process.stdout.write(text),
+    err: (text) => void process.stderr.write(text),
+    logger: (config, target) =>
+      target === 'silent'
+        ? createLogger('tsdeploy-agent', 'silent')
+        : createLogger('tsdeploy-agent', levelFor(config.logLevel), target === 'stderr' ? process.stderr : undefined, { journald }),
     stop: stop.signal,
+    stdin: readStdin,
+    now: () => new Date(),
     ...(faultPhases.length === 0
       ? {}
       : {
@@ -66,35 +81,7 @@ async function main(argv: readonly string[]): Promise<number> {
           },
         }),
   };
-  const toStderr: CommandIo = { ...io, logger: (config) => createLogger('tsdeploy-agent', levelFor(config.logLevel), process.stderr) };
-  const silent: CommandIo = { ...io, logger: () => createLogger('tsdeploy-agent', 'silent') };
-  switch (command) {
-    case undefined:
-    case 'help':
-    case '--help':
-    case '-h':
-      io.out(HELP);
-      return 0;
-    case 'run':
-      return runCommand(rest, io);
-    case 'once':
-      return onceCommand(rest, toStderr);
-    case 'status':
-      return statusCommand(rest, silent);
-    case 'rollback':
-      return rollbackCommand(rest, toStderr);
-    case 'pubkey':
-      return pubkeyCommand(rest, silent);
-    case 'reports':
-      if (rest[0] === 'export') return reportsExportCommand(rest.slice(1), silent);
-      throw new UsageError(`unknown reports subcommand "${rest[0] ?? ''}" (expected: export)`);
-    case 'check-config':
-      return checkConfigCommand(rest[0], io);
-    case 'verify-manifest':
-      return verifyManifestCommand(rest, { ...io, stdin: readStdin }, () => new Date());
-    default:
-      throw new UsageError(`unknown command "${command}"; run tsdeploy-agent --help`);
-  }
+  return runProgram('tsdeploy-agent', HELP, COMMANDS, argv, io);
 }
 
 await runCli('tsdeploy-agent', () => main(process.argv.slice(2)));

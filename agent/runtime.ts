@@ -1,22 +1,26 @@
-// Builds the agent's effects from its config: the one place the daemon and the one-shot commands share.
-import { readFile, realpath } from 'node:fs/promises';
-import { join } from 'node:path';
-import { schedule, validate } from 'node-cron';
-import { writeFileAtomic } from '../shared/files.js';
+// Builds the agent's adapters and driver from its config: the one place the daemon and the one-shot commands share.
 import { formatPublicKey, parsePublicKey, publicKeyOf } from '../shared/keys.js';
 import type { Logger } from '../shared/log.js';
-import { createAgent, type AgentCore } from './agent.js';
+import { createControllerClient, type ControllerClient } from './adapters/controller-client.js';
+import { readBootId } from './adapters/boot-id.js';
+import { systemState } from './adapters/system-state.js';
+import { systemdIsRunning } from './adapters/transient-activation.js';
+import { hostShuttingDown } from './core/reboot.js';
+import { hostFacts, storeFilesystem } from './adapters/facts.js';
+import { runChecks } from './adapters/health-checks.js';
+import { ensureAgentKey } from './adapters/identity.js';
+import { createJournalStore } from './adapters/journal-file.js';
+import { createNix } from './adapters/nix.js';
+import { createOutbox, type Outbox } from './adapters/outbox.js';
+import { createManifestSource } from './adapters/source.js';
+import { createSourceList } from './adapters/sources.js';
 import type { AgentConfig } from './config.js';
-import type { Journal } from './journal.js';
-import { createControllerClient, type ControllerClient } from './controller-client.js';
-import { hostFacts, storeFilesystem } from './facts.js';
-import { ensureAgentKey } from './identity.js';
-import { createNix } from './nix.js';
-import { createOutbox, type Outbox } from './outbox.js';
-import { createManifestSource, type ManifestSource } from './source.js';
+import type { Journal } from './core/journal.js';
+import { createAgent, type Agent } from './driver.js';
+import type { ManifestSource, ReportSink } from './ports.js';
 
 export interface Runtime {
-  readonly agent: AgentCore;
+  readonly agent: Agent;
   readonly source: ManifestSource;
   readonly controller: ControllerClient | null;
   readonly outbox: Outbox;
@@ -26,32 +30,36 @@ export interface Runtime {
 
 export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
-export async function createRuntime(
-  config: AgentConfig,
-  log: Logger,
-  afterPersist?: (journal: Journal) => Promise<void>,
-): Promise<Runtime> {
+export async function createRuntime(config: AgentConfig, log: Logger, afterPersist?: (journal: Journal) => Promise<void>): Promise<Runtime> {
   const key = await ensureAgentKey(config.stateDir, config.host);
-  const source = createManifestSource({ source: config.source, host: config.host, timeoutSeconds: config.timeouts.fetchSeconds });
+  const source = createSourceList(
+    [config.source, ...config.mirrors].map((url) => createManifestSource({ source: url, host: config.host, timeoutSeconds: config.timeouts.fetchSeconds })),
+    { onFallback: (index, error) => log.warn({ host: config.host, source: [config.source, ...config.mirrors][index], err: error }, 'manifest source failed; trying the next') },
+  );
   const controller = source.kind === 'http' ? createControllerClient(config.source, config.host, config.timeouts.fetchSeconds) : null;
   const outbox = createOutbox(config.stateDir, key, config.reports.queueLimit, (msg, fields) => log.warn({ host: config.host, ...fields }, msg));
-  const nix = createNix({
-    log,
-    realiseTimeoutMs: config.timeouts.realiseSeconds * 1000,
-    activateTimeoutMs: config.timeouts.activateSeconds * 1000,
-  });
+  const reports: ReportSink = {
+    enqueue: (report) => outbox.enqueue(report),
+    flush: () => (controller === null ? Promise.resolve(false) : outbox.flush((envelope) => controller.sendReport(envelope))),
+    queued: async () => (await outbox.stats()).queued,
+  };
   const agent = createAgent({
     config,
     log,
-    nix,
+    nix: createNix({ log, realiseTimeoutMs: config.timeouts.realiseSeconds * 1000, activateTimeoutMs: config.timeouts.activateSeconds * 1000, onActivationOverrun: config.timeouts.onActivationOverrun }),
     source,
-    controller,
-    outbox,
+    reports,
+    journal: createJournalStore(config.stateDir),
+    health: { run: (controllerAccepts) => runChecks(config.health.checks, { controllerAccepts }) },
+    host: {
+      facts: () => hostFacts().catch(() => null),
+      freeBytes: async () => (await storeFilesystem())?.availableBytes ?? null,
+      bootId: () => readBootId(),
+      shuttingDown: async () => (await systemdIsRunning()) && hostShuttingDown(await systemState()),
+    },
+    clock: { now: () => new Date(), sleep },
     trustedKeys: config.trustedKeys.map((text) => parsePublicKey(text)),
-    now: () => new Date(),
-    sleep,
-    facts: () => hostFacts().catch(() => null),
-    freeBytes: async () => (await storeFilesystem())?.availableBytes ?? null,
+    hasController: controller !== null,
     ...(afterPersist === undefined ? {} : { afterPersist }),
   });
   return {
@@ -66,64 +74,3 @@ export async function createRuntime(
     },
   };
 }
-
-/** Enrolls the agent's key once; remembers success in the state directory. */
-export async function ensureEnrolled(config: AgentConfig, runtime: Runtime, log: Logger): Promise<'enrolled' | 'pending' | 'failed' | 'not-needed'> {
-  if (runtime.controller === null) return 'not-needed';
-  const marker = join(config.stateDir, 'enrolled');
-  const recorded = await readFile(marker, 'utf8').catch(() => null);
-  if (recorded?.trim() === runtime.publicKey) return 'enrolled';
-  const token = config.enrollmentTokenFile === undefined ? null : (await readFile(config.enrollmentTokenFile, 'utf8').catch(() => null))?.trim() ?? null;
-  const result = await runtime.controller.enroll(runtime.publicKey, token === '' ? null : token);
-  switch (result.kind) {
-    case 'enrolled':
-      await writeFileAtomic(marker, `${runtime.publicKey}\n`, 0o600);
-      log.info({ host: config.host }, 'enrolled with the controller');
-      return 'enrolled';
-    case 'pending':
-      log.info({ host: config.host, publicKey: runtime.publicKey }, 'enrollment pending: approve with `tsdeploy-controller hosts approve`');
-      return 'pending';
-    case 'refused':
-      log.error({ host: config.host, status: result.status, error: result.error }, 'enrollment refused');
-      return 'failed';
-    case 'unreachable':
-      log.warn({ host: config.host, error: result.error }, 'controller unreachable for enrollment; will retry');
-      return 'failed';
-  }
-}
-
-/** True when a confirmed switch changed the agent's own unit: the daemon then exits so systemd starts the new one. */
-export async function agentUnitChanged(previousSystem: string | null, newSystem: string): Promise<boolean> {
-  if (previousSystem === null || previousSystem === newSystem) return false;
-  const unit = (system: string) => realpath(join(system, 'etc/systemd/system/tsdeploy-agent.service')).catch(() => null);
-  const [before, after] = await Promise.all([unit(previousSystem), unit(newSystem)]);
-  return before !== after;
-}
-
-/** The delay before the next poll of a static source: the interval plus random jitter. */
-export function pollDelayMs(config: AgentConfig, random: () => number = Math.random): number {
-  return (config.poll.intervalSeconds + random() * config.poll.jitterSeconds) * 1000;
-}
-
-/** Resolves at the next cron tick, or after `fallbackMs` when no cron expression is set. */
-export function waitForNextPoll(config: AgentConfig, fallbackMs: number, stop: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const cronExpression = config.poll.cron;
-    let timer: NodeJS.Timeout | undefined;
-    let task: { stop: () => void } | undefined;
-    const done = () => {
-      if (timer !== undefined) clearTimeout(timer);
-      task?.stop();
-      stop.removeEventListener('abort', done);
-      resolve();
-    };
-    stop.addEventListener('abort', done, { once: true });
-    if (cronExpression !== undefined && validate(cronExpression)) {
-      const scheduled = schedule(cronExpression, done);
-      task = { stop: () => void scheduled.stop() };
-    } else {
-      timer = setTimeout(done, fallbackMs);
-    }
-  });
-}
-

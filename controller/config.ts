@@ -1,6 +1,7 @@
 // The controller's one JSON config file, validated by zod; `check-config` prints what is wrong.
 import { isIP } from 'node:net';
 import { z } from 'zod';
+import { EnrollmentLimitsSchema } from './fleet/enrollment-limits.js';
 import { AbsolutePathSchema, ConfigError, distinctKeyCount, loadConfigFile, parseConfig, PublicKeyTextSchema } from '../shared/config-file.js';
 import { parsePublicKey, type PublicKey } from '../shared/keys.js';
 
@@ -36,6 +37,19 @@ export const ReportsConfigSchema = z
   })
   .strict();
 
+/** Bounds on what clients may hold: connections, and how long a request may take to arrive. */
+export const LimitsConfigSchema = z
+  .object({
+    /** Open connections at most (long-polls included); past it, new connections are closed at once. */
+    maxConnections: z.number().int().min(1).max(1_000_000).default(1024),
+    /** A client must send its request headers within this. */
+    headersTimeoutSeconds: z.number().int().min(1).max(600).default(10),
+    /** … and its whole request (headers and body) within this; a long-poll waits after its request has arrived. */
+    requestTimeoutSeconds: z.number().int().min(1).max(3600).default(30),
+  })
+  .strict();
+export type LimitsConfig = z.infer<typeof LimitsConfigSchema>;
+
 export const ControllerConfigSchema = z
   .object({
     listen: ListenSchema.default('127.0.0.1:8080'),
@@ -48,13 +62,22 @@ export const ControllerConfigSchema = z
     silentAfterHeartbeats: z.number().int().min(1).max(1000).default(3),
     /** Longest a `?wait=` long-poll is held open; requests asking for more are clamped. */
     maxWaitSeconds: z.number().int().min(0).max(60).default(60),
+    /** When set, /dashboard and /metrics answer only requests with `Authorization: Bearer <token>` (or `?token=`). */
+    readToken: z.string().min(16).max(256).optional(),
+    /** Seconds between the rollout's timed checks (bake times, deadlines); reports also trigger one. */
+    rolloutTickSeconds: z.number().int().min(1).max(3600).default(5),
     reports: ReportsConfigSchema.default({ maxLogBytes: 1024 * 1024, keepRotated: 3 }),
+    limits: LimitsConfigSchema.default(LimitsConfigSchema.parse({})),
+    enrollment: EnrollmentLimitsSchema.default(EnrollmentLimitsSchema.parse({})),
     /** A site controller's binary cache, filled by `import` and served read-only under /nix-cache/ (default <stateDir>/nix-cache). */
     cacheDir: AbsolutePathSchema.optional(),
     logLevel: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal']).default('info'),
   })
   .strict()
   .superRefine((config, ctx) => {
+    if (config.limits.requestTimeoutSeconds < config.limits.headersTimeoutSeconds) {
+      ctx.addIssue({ code: 'custom', path: ['limits', 'requestTimeoutSeconds'], message: 'must not be shorter than headersTimeoutSeconds' });
+    }
     const distinct = distinctKeyCount(config.trustedReleaseKeys);
     if (distinct === null) return;
     if (config.releaseThreshold > distinct) {

@@ -1,16 +1,26 @@
 #!/usr/bin/env node
 // Composition root of tsdeploy-controller: the only module that reads argv and env.
-import { runCli, UsageError } from '../shared/cli.js';
-import { createBundleNix } from './bundle-nix.js';
-import { hostsCommand, tokensCommand } from './commands/admin.js';
-import { bundleCommand, bundleVerifyCommand } from './commands/bundle.js';
+import { runCli, runProgram } from '../shared/cli.js';
+import { createBundleNix } from './bundle/nix.js';
+import { bundleVerifyCommand } from './commands/bundle-verify.js';
+import { bundleCommand } from './commands/bundle.js';
+import { checkConfigCommand } from './commands/check-config.js';
+import type { ControllerIo } from './commands/context.js';
 import { exportCommand } from './commands/export.js';
+import { hostsApproveCommand } from './commands/hosts-approve.js';
+import { hostsListCommand } from './commands/hosts-list.js';
+import { hostsRevokeCommand } from './commands/hosts-revoke.js';
 import { importCommand } from './commands/import.js';
-import { reportsImportCommand } from './commands/reports.js';
-import { keygenCommand, manifestSignCommand } from './commands/keys.js';
+import { keygenCommand } from './commands/keygen.js';
+import { manifestSignCommand } from './commands/manifest-sign.js';
 import { publishCommand } from './commands/publish.js';
-import { checkConfigCommand, serveCommand } from './commands/serve.js';
+import { reportsImportCommand } from './commands/reports-import.js';
+import { rolloutAbortCommand, rolloutPauseCommand, rolloutResumeCommand } from './commands/rollout-control.js';
+import { rolloutStartCommand } from './commands/rollout-start.js';
+import { rolloutStatusCommand } from './commands/rollout-status.js';
+import { serveCommand } from './commands/serve.js';
 import { statusCommand } from './commands/status.js';
+import { tokensCreateCommand } from './commands/tokens-create.js';
 
 const HELP = `Usage: tsdeploy-controller <command> [options]
 
@@ -30,12 +40,18 @@ Operator (signs locally, talks to the controller over HTTP):
           [--force] [--json]            sign version current+1 for each host and upload it
   status --controller URL [--json] [--watch [--interval 2s]]
                                         the fleet: desired, current, phase, health, last seen
+  rollout start --controller URL --key SECRET --release FILE [--policy FILE] [--id ID]
+                                        sign every host's manifest up front; canary, then waves that halt themselves
+  rollout status --controller URL [--json] [--watch]
+                                        the current rollout's waves and progress
 
 Admin (on the controller machine, acting on its state directory):
   hosts list|approve HOST [--key KEY]|revoke HOST [--state-dir DIR | --config FILE]
                                         enrollment requests and enrolled agent keys
   tokens create --host HOST [--ttl 1h] [--state-dir DIR | --config FILE]
                                         print a one-time enrollment token for HOST (shown once)
+  rollout pause|resume|abort [--state-dir DIR | --config FILE]
+                                        hold, go on with, or end the current rollout
   export --state-dir DIR --out DIR      write the manifests as OUT/v1/hosts/<host>/manifest for a static server
 
 Air-gapped sites:
@@ -53,61 +69,61 @@ Air-gapped sites:
 
   help                                  show this help
 
-Run 'tsdeploy-controller <command> --help' for a command's options. See the README for exit codes.
+Run 'tsdeploy-controller <command> --help' for a command's options; --version prints the version. See the README for exit codes.
 `;
 
+const COMMANDS = [
+  serveCommand,
+  checkConfigCommand,
+  keygenCommand,
+  manifestSignCommand,
+  publishCommand,
+  statusCommand,
+  hostsListCommand,
+  hostsApproveCommand,
+  hostsRevokeCommand,
+  tokensCreateCommand,
+  exportCommand,
+  bundleCommand,
+  bundleVerifyCommand,
+  importCommand,
+  reportsImportCommand,
+  rolloutStartCommand,
+  rolloutStatusCommand,
+  rolloutPauseCommand,
+  rolloutResumeCommand,
+  rolloutAbortCommand,
+];
+
 /** Aborted on the first SIGINT or SIGTERM, so serve and status --watch can finish cleanly. */
-function stopSignal(): AbortSignal {
-  const controller = new AbortController();
-  const stop = () => controller.abort();
-  process.once('SIGINT', stop);
-  process.once('SIGTERM', stop);
-  return controller.signal;
+function stopSignal(): () => AbortSignal {
+  let signal: AbortSignal | null = null;
+  return () => {
+    if (signal === null) {
+      const controller = new AbortController();
+      const stop = () => controller.abort();
+      process.once('SIGINT', stop);
+      process.once('SIGTERM', stop);
+      signal = controller.signal;
+    }
+    return signal;
+  };
 }
 
-async function main(argv: readonly string[]): Promise<number> {
-  const [command, ...rest] = argv;
-  const out = (text: string) => process.stdout.write(text);
-  const err = (text: string) => process.stderr.write(text);
-  const now = () => new Date();
-  const uid = typeof process.getuid === 'function' ? process.getuid() : null;
-  switch (command) {
-    case undefined:
-    case 'help':
-    case '--help':
-    case '-h':
-      out(HELP);
-      return 0;
-    case 'serve':
-      return serveCommand(rest, { out, stop: stopSignal(), logDestination: process.stdout });
-    case 'check-config':
-      return checkConfigCommand(rest[0], { out, err });
-    case 'keygen':
-      return keygenCommand(rest, out);
-    case 'manifest':
-      if (rest[0] === 'sign') return manifestSignCommand(rest.slice(1), out, now);
-      throw new UsageError(`unknown manifest subcommand "${rest[0] ?? ''}" (expected: sign)`);
-    case 'publish':
-      return publishCommand(rest, { out, err, now });
-    case 'status':
-      return statusCommand(rest, { out, now, stop: stopSignal() });
-    case 'hosts':
-      return hostsCommand(rest, { out, now, uid });
-    case 'tokens':
-      return tokensCommand(rest, { out, now, uid });
-    case 'export':
-      return exportCommand(rest, { out });
-    case 'bundle':
-      if (rest[0] === 'verify') return bundleVerifyCommand(rest.slice(1), { out, err, now, nix: createBundleNix() });
-      return bundleCommand(rest, { out, err, now, nix: createBundleNix() });
-    case 'import':
-      return importCommand(rest, { out, err, now, uid, nix: createBundleNix() });
-    case 'reports':
-      if (rest[0] === 'import') return reportsImportCommand(rest.slice(1), { out, err, now, uid });
-      throw new UsageError(`unknown reports subcommand "${rest[0] ?? ''}" (expected: import)`);
-    default:
-      throw new UsageError(`unknown command "${command}"; run tsdeploy-controller --help`);
-  }
+function main(argv: readonly string[]): Promise<number> {
+  const io: ControllerIo = {
+    out: (text) => process.stdout.write(text),
+    err: (text) => process.stderr.write(text),
+    now: () => new Date(),
+    uid: typeof process.getuid === 'function' ? process.getuid() : null,
+    stop: stopSignal(),
+    isTty: process.stdout.isTTY === true,
+    stdinIsTty: process.stdin.isTTY === true,
+    logDestination: process.stdout,
+    journald: process.env['JOURNAL_STREAM'] !== undefined,
+    nix: createBundleNix,
+  };
+  return runProgram('tsdeploy-controller', HELP, COMMANDS, argv, io);
 }
 
 await runCli('tsdeploy-controller', () => main(process.argv.slice(2)));

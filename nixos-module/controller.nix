@@ -19,33 +19,68 @@ let
     else
       "${cfg.listen.address}:${toString cfg.listen.port}";
 
-  # DynamicUser units may only own state under /var/lib (systemd's StateDirectory).
-  stateDirName = lib.removePrefix "/var/lib/" cfg.stateDir;
+  # DynamicUser units may only own state under /var/lib: StateDirectory is derived from settings.stateDir.
+  stateDirName = lib.removePrefix "/var/lib/" cfg.settings.stateDir;
 
-  controllerConfig = lib.recursiveUpdate {
-    inherit listen;
-    inherit (cfg) stateDir trustedReleaseKeys releaseThreshold;
-  } cfg.settings;
-
-  configFile = json.generate "tsdeploy-controller.json" controllerConfig;
+  configFile = json.generate "tsdeploy-controller.json" cfg.settings;
 
   # The controller's own check-config runs at build time, so a configuration it would refuse never deploys.
   checkedConfigFile = pkgs.runCommand "tsdeploy-controller-checked.json" { inherit configFile; } ''
-    ${cfg.package}/bin/tsdeploy-controller check-config "$configFile"
+    ${lib.getExe' cfg.package "tsdeploy-controller"} check-config "$configFile"
     cp "$configFile" "$out"
   '';
 
-  distinctKeys = lib.length (lib.unique cfg.trustedReleaseKeys);
+  distinctKeys = lib.length (lib.unique cfg.settings.trustedReleaseKeys);
+
+  renamed =
+    name: lib.mkRenamedOptionModule [ "services" "tsdeploy-controller" name ] [ "services" "tsdeploy-controller" "settings" name ];
+
+  settingsType = types.submodule {
+    freeformType = json.type;
+    options = {
+      listen = mkOption {
+        type = types.str;
+        readOnly = true;
+        description = "`HOST:PORT`, from `listen.address` and `listen.port` (read-only, so the firewall and the server agree).";
+      };
+      stateDir = mkOption {
+        type = types.str;
+        default = "/var/lib/tsdeploy-controller";
+        description = ''
+          Where manifests, enrolled agent keys, tokens and reports are kept: a directory under /var/lib.
+          The unit's `StateDirectory` is derived from it, so the two cannot drift apart.
+        '';
+      };
+      trustedReleaseKeys = mkOption {
+        type = types.listOf types.str;
+        example = [ "release-1:Zm9vYmFyYmF6cXV4Zm9vYmFyYmF6cXV4Zm9vYmFyYmE=" ];
+        description = ''
+          Release public keys (Nix's `name:base64` format) whose signatures make a manifest publishable.
+          The controller never holds their secret halves.
+        '';
+      };
+      releaseThreshold = mkOption {
+        type = types.ints.positive;
+        default = 1;
+        description = "How many distinct keys of `trustedReleaseKeys` must have signed a manifest for it to be published.";
+      };
+    };
+  };
 in
 {
+  imports = map renamed [
+    "stateDir"
+    "trustedReleaseKeys"
+    "releaseThreshold"
+  ];
+
   options.services.tsdeploy-controller = {
     enable = lib.mkEnableOption "tsdeploy-controller, which serves signed manifests to tsdeploy agents and collects their health reports";
 
-    package = mkOption {
-      type = types.package;
+    package = lib.mkPackageOption pkgs "tsdeploy" { } // {
       default = pkgs.tsdeploy or (pkgs.callPackage ./package.nix { });
+      # The flake's nixosModules set tsdeploy.packages.<system>.default instead (with lib.mkDefault).
       defaultText = lib.literalExpression ''pkgs.tsdeploy or (pkgs.callPackage "''${tsdeploy}/nixos-module/package.nix" { })'';
-      description = "The tsdeploy package to use (`pkgs.tsdeploy` when the flake's overlay is applied).";
     };
 
     listen = {
@@ -68,55 +103,42 @@ in
       description = "Whether to open `listen.port` in the firewall.";
     };
 
-    trustedReleaseKeys = mkOption {
-      type = types.listOf types.str;
-      example = [ "release-1:Zm9vYmFyYmF6cXV4Zm9vYmFyYmF6cXV4Zm9vYmFyYmE=" ];
-      description = ''
-        Release public keys (Nix's `name:base64` format) whose signatures make a manifest publishable.
-        The controller never holds their secret halves.
-      '';
-    };
-
-    releaseThreshold = mkOption {
-      type = types.ints.positive;
-      default = 1;
-      description = "How many distinct keys of `trustedReleaseKeys` must have signed a manifest for it to be published.";
-    };
-
-    stateDir = mkOption {
-      type = types.str;
-      default = "/var/lib/tsdeploy-controller";
-      description = "Where manifests, enrolled agent keys and reports are kept; a directory under /var/lib.";
-    };
-
     settings = mkOption {
-      type = json.type;
+      type = settingsType;
       default = { };
-      example = {
-        heartbeatSeconds = 30;
-        reports.maxLogBytes = 4194304;
-        logLevel = "debug";
-      };
+      example = lib.literalExpression ''
+        {
+          trustedReleaseKeys = [ "release-1:…" ];
+          heartbeatSeconds = 30;
+          reports.maxLogBytes = 4194304;
+          logLevel = "debug";
+        }
+      '';
       description = ''
-        Anything else of the controller's JSON config (see the README), merged over the options above.
-        The result is checked with `tsdeploy-controller check-config` when the system is built.
+        The controller's JSON config (see the README), written to `/etc/tsdeploy/controller.json` and
+        checked with `tsdeploy-controller check-config` when the system is built. The common fields are
+        typed options; any other field (`heartbeatSeconds`, `silentAfterHeartbeats`, `maxWaitSeconds`,
+        `reports`, `cacheDir`, `logLevel`) may be set too.
       '';
     };
   };
 
   config = lib.mkIf cfg.enable {
+    services.tsdeploy-controller.settings = { inherit listen; };
+
     assertions = [
       {
-        assertion = cfg.trustedReleaseKeys != [ ];
-        message = "services.tsdeploy-controller.trustedReleaseKeys is empty: list the release public keys whose signatures make a manifest publishable.";
+        assertion = cfg.settings.trustedReleaseKeys != [ ];
+        message = "services.tsdeploy-controller.settings.trustedReleaseKeys is empty: list the release public keys whose signatures make a manifest publishable.";
       }
       {
-        assertion = cfg.trustedReleaseKeys == [ ] || cfg.releaseThreshold <= distinctKeys;
-        message = "services.tsdeploy-controller.releaseThreshold is ${toString cfg.releaseThreshold}, but trustedReleaseKeys has only ${toString distinctKeys} distinct keys.";
+        assertion = cfg.settings.trustedReleaseKeys == [ ] || cfg.settings.releaseThreshold <= distinctKeys;
+        message = "services.tsdeploy-controller.settings.releaseThreshold is ${toString cfg.settings.releaseThreshold}, but trustedReleaseKeys has only ${toString distinctKeys} distinct keys.";
       }
       {
-        assertion = lib.hasPrefix "/var/lib/" cfg.stateDir && stateDirName != "" && !lib.hasInfix ".." cfg.stateDir;
-        message = "services.tsdeploy-controller.stateDir must be a directory under /var/lib (the unit uses DynamicUser and StateDirectory).";
+        assertion =
+          lib.hasPrefix "/var/lib/" cfg.settings.stateDir && stateDirName != "" && !lib.hasInfix ".." cfg.settings.stateDir;
+        message = "services.tsdeploy-controller.settings.stateDir must be a directory under /var/lib (the unit uses DynamicUser and StateDirectory).";
       }
       {
         assertion = cfg.listen.port >= 1024;
@@ -137,7 +159,7 @@ in
       after = [ "network.target" ];
 
       serviceConfig = {
-        ExecStart = "${cfg.package}/bin/tsdeploy-controller serve --config ${checkedConfigFile}";
+        ExecStart = "${lib.getExe' cfg.package "tsdeploy-controller"} serve --config ${checkedConfigFile}";
         Restart = "on-failure";
         RestartSec = 5;
         DynamicUser = true;
@@ -146,10 +168,14 @@ in
 
         # Hardened as nixpkgs' atticd is, except MemoryDenyWriteExecute, which V8's JIT cannot live with.
         CapabilityBoundingSet = [ "" ];
+        DeviceAllow = "";
+        DevicePolicy = "closed";
         LockPersonality = true;
         NoNewPrivileges = true;
         PrivateDevices = true;
         PrivateTmp = true;
+        PrivateUsers = true;
+        ProcSubset = "pid";
         ProtectClock = true;
         ProtectControlGroups = true;
         ProtectHome = true;
@@ -157,6 +183,7 @@ in
         ProtectKernelLogs = true;
         ProtectKernelModules = true;
         ProtectKernelTunables = true;
+        ProtectProc = "invisible";
         ProtectSystem = "strict";
         RemoveIPC = true;
         RestrictAddressFamilies = [
@@ -168,9 +195,20 @@ in
         RestrictRealtime = true;
         RestrictSUIDSGID = true;
         SystemCallArchitectures = "native";
-        SystemCallFilter = [ "@system-service" ];
+        # The server never changes owners, users, limits or priorities (only the admin commands, run
+        # as root outside this unit, chown files).
+        SystemCallFilter = [
+          "@system-service"
+          "~@privileged"
+          "~@resources"
+        ];
         UMask = "0077";
       };
     };
+  };
+
+  meta = {
+    maintainers = [ ];
+    doc = ./tsdeploy.md;
   };
 }

@@ -4,6 +4,7 @@
   buildNpmPackage,
   importNpmLock,
   nodejs,
+  versionCheckHook,
 }:
 
 let
@@ -51,14 +52,26 @@ let
 
   lock = lib.importJSON (root + "/package-lock.json");
 
+  # esbuild comes in only with tsx, which the tests use and the build never runs (the build is tsc
+  # alone). Its 26 platform binaries (@esbuild/linux-x64, @esbuild/darwin-arm64, …) are optional
+  # dependencies of esbuild: their entries are dropped from the lock importNpmLock reads, and esbuild's
+  # own entry loses its optionalDependencies, so npm neither fetches them nor asks for them (offline,
+  # as npmConfigHook runs it). esbuild's install script, the one thing that would look for a binary,
+  # never runs: dependencies are installed with --ignore-scripts.
+  isEsbuildPlatformBinary = key: lib.hasPrefix "node_modules/@esbuild/" key;
+
   packageLock = lock // {
     packages = lib.mapAttrs (
       key: module:
+      let
+        withoutBinaries =
+          if key == "node_modules/esbuild" then removeAttrs module [ "optionalDependencies" ] else module;
+      in
       if key == "" || module ? resolved || (module.link or false) || !(module ? integrity) then
-        module
+        withoutBinaries
       else
-        module // { resolved = registryTarball key module; }
-    ) lock.packages;
+        withoutBinaries // { resolved = registryTarball key module; }
+    ) (lib.filterAttrs (key: _: !isEsbuildPlatformBinary key) lock.packages);
   };
 in
 buildNpmPackage {
@@ -78,9 +91,14 @@ buildNpmPackage {
   npmRebuildFlags = [ "--ignore-scripts" ];
 
   # npmInstallHook wraps every `bin` of package.json with this nodejs: both programs land in $out/bin.
+  # versionCheckHook runs `tsdeploy-agent --version` in an empty environment and looks for `version`.
   doInstallCheck = true;
+  nativeInstallCheckInputs = [ versionCheckHook ];
+  versionCheckProgram = "${placeholder "out"}/bin/tsdeploy-agent";
+  versionCheckProgramArg = "--version";
   installCheckPhase = ''
     runHook preInstallCheck
+    $out/bin/tsdeploy-controller --version | grep -F "$version" >/dev/null
     $out/bin/tsdeploy-agent --help >/dev/null
     $out/bin/tsdeploy-controller --help >/dev/null
     runHook postInstallCheck
@@ -88,8 +106,11 @@ buildNpmPackage {
 
   meta = {
     inherit (packageJson) description;
+    # package.json names no homepage yet; this is the address the README's flake example uses.
+    homepage = packageJson.homepage or "https://git.example.org/tsdeploy";
     license = lib.licenses.mit;
     mainProgram = "tsdeploy-agent";
+    maintainers = [ ];
     platforms = lib.platforms.linux;
   };
 }

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs and configures what the fleet lab needs on Debian or Ubuntu, as root:
-# Nix (Debian's nix-bin, single-user, no sandbox, no outside substituters) and iproute2.
+# Nix (Debian's nix-bin, single-user, no sandbox, no outside substituters), iproute2, and for the
+# lab's systemd hosts systemd-nspawn (systemd-container) and debootstrap; Chromium for the dashboard test.
 # Safe to run again: it changes nothing that is already right.
 set -euo pipefail
 
@@ -9,6 +10,10 @@ command -v nix-build >/dev/null 2>&1 || missing+=(nix-bin)
 command -v ip >/dev/null 2>&1 || missing+=(iproute2)
 command -v unshare >/dev/null 2>&1 || missing+=(util-linux)
 command -v pgrep >/dev/null 2>&1 || missing+=(procps)
+command -v systemd-nspawn >/dev/null 2>&1 || missing+=(systemd-container)
+command -v debootstrap >/dev/null 2>&1 || missing+=(debootstrap)
+# The dashboard test drives Debian's Chromium headless (playwright-core never downloads a browser).
+command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 
 if [ "${#missing[@]}" -gt 0 ]; then
   if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then
@@ -16,8 +21,9 @@ if [ "${#missing[@]}" -gt 0 ]; then
     exit 1
   fi
   export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq
-  apt-get install -y -qq "${missing[@]}" >/dev/null
+  # Another apt run (a concurrent install) holds the lock for a while: wait for it instead of failing.
+  apt-get -o DPkg::Lock::Timeout=600 update -qq
+  apt-get -o DPkg::Lock::Timeout=600 install -y -qq "${missing[@]}" </dev/null >/dev/null
 fi
 
 conf=/etc/nix/nix.conf

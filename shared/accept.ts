@@ -1,27 +1,22 @@
 // The pure manifest-acceptance function: bytes in, an accepted manifest or a named refusal out. No I/O.
-import { createHash } from 'node:crypto';
-import type { z } from 'zod';
-import { countValidSignatures, decodeEnvelope, formatZodIssues, type Envelope } from './dsse.js';
-import { UserError } from './errors.js';
+import { sha256Hex } from './digest.js';
+import { EnvelopeMalformedError, openEnvelope, parsePayload, PayloadMalformedError } from './dsse.js';
+import { isRejectedInputError, RejectedInputError } from './errors.js';
 import type { PublicKey } from './keys.js';
 import { MANIFEST_MAX_BYTES, MANIFEST_PAYLOAD_TYPE, ManifestSchema, type Manifest } from './manifest.js';
 import { isStorePath } from './validate.js';
 
 /** Every refusal carries a short `reason` that reports and logs can group by. */
-export abstract class RejectionError extends UserError {
-  abstract readonly reason: string;
-}
+export { RejectedInputError as RejectionError } from './errors.js';
+export {
+  EnvelopeTooLargeError,
+  openEnvelope,
+  parsePayload,
+  SignatureError,
+  UnknownPayloadTypeError,
+} from './dsse.js';
 
-/** Checked before a byte is parsed, for manifests, reports and bundle indexes alike. */
-export class EnvelopeTooLargeError extends RejectionError {
-  override name = 'EnvelopeTooLargeError' as const;
-  readonly reason = 'too large';
-  constructor(readonly size: number, readonly cap: number) {
-    super(`too large (${size} bytes > ${cap})`);
-  }
-}
-
-export class ManifestMalformedError extends RejectionError {
+export class ManifestMalformedError extends RejectedInputError {
   override name = 'ManifestMalformedError' as const;
   readonly reason = 'malformed';
   constructor(readonly detail: string) {
@@ -29,23 +24,7 @@ export class ManifestMalformedError extends RejectionError {
   }
 }
 
-export class UnknownPayloadTypeError extends RejectionError {
-  override name = 'UnknownPayloadTypeError' as const;
-  readonly reason = 'unknown payload type';
-  constructor(readonly payloadType: string, readonly expected: string) {
-    super(`unknown payload type "${payloadType}" (expected ${expected})`);
-  }
-}
-
-export class SignatureError extends RejectionError {
-  override name = 'SignatureError' as const;
-  readonly reason = 'bad signature';
-  constructor(readonly valid: number, readonly threshold: number) {
-    super(`bad or too few signatures (${valid} valid from trusted keys, ${threshold} required)`);
-  }
-}
-
-export class WrongHostError extends RejectionError {
+export class WrongHostError extends RejectedInputError {
   override name = 'WrongHostError' as const;
   readonly reason = 'wrong host';
   constructor(readonly manifestHost: string, readonly host: string) {
@@ -53,7 +32,7 @@ export class WrongHostError extends RejectionError {
   }
 }
 
-export class ManifestExpiredError extends RejectionError {
+export class ManifestExpiredError extends RejectedInputError {
   override name = 'ManifestExpiredError' as const;
   readonly reason = 'expired';
   constructor(readonly expiresAt: string) {
@@ -61,7 +40,7 @@ export class ManifestExpiredError extends RejectionError {
   }
 }
 
-export class VersionRollbackError extends RejectionError {
+export class VersionRollbackError extends RejectedInputError {
   override name = 'VersionRollbackError' as const;
   readonly reason = 'version rollback';
   constructor(readonly version: number, readonly lastVersion: number) {
@@ -69,7 +48,7 @@ export class VersionRollbackError extends RejectionError {
   }
 }
 
-export class VersionConflictError extends RejectionError {
+export class VersionConflictError extends RejectedInputError {
   override name = 'VersionConflictError' as const;
   readonly reason = 'version conflict';
   constructor(readonly version: number) {
@@ -77,7 +56,7 @@ export class VersionConflictError extends RejectionError {
   }
 }
 
-export class InvalidStorePathError extends RejectionError {
+export class InvalidStorePathError extends RejectedInputError {
   override name = 'InvalidStorePathError' as const;
   readonly reason = 'store path invalid';
   constructor(readonly storePath: string) {
@@ -85,8 +64,8 @@ export class InvalidStorePathError extends RejectionError {
   }
 }
 
-export function isRejectionError(error: unknown): error is RejectionError {
-  return error instanceof RejectionError;
+export function isRejectionError(error: unknown): error is RejectedInputError {
+  return isRejectedInputError(error);
 }
 
 /** What the host last accepted: a replay of anything older is refused. */
@@ -112,63 +91,44 @@ export type AcceptResult =
 
 /** sha256 of the payload bytes: re-signing the same payload with more keys is not a new manifest. */
 export function payloadDigest(payload: Uint8Array): string {
-  return createHash('sha256').update(payload).digest('hex');
+  return sha256Hex(payload);
 }
 
-/**
- * Verifies an envelope of `payloadType` and returns its payload bytes, checking size, envelope shape,
- * type and signatures, in that order, before a byte of the payload is parsed.
- */
-export function openEnvelope(
-  bytes: Uint8Array,
-  payloadType: string,
-  trustedKeys: readonly PublicKey[],
-  threshold: number,
-  maxBytes: number,
-): { envelope: Envelope; payload: Uint8Array; signers: readonly string[] } {
-  if (bytes.length > maxBytes) throw new EnvelopeTooLargeError(bytes.length, maxBytes);
-  let envelope: Envelope;
+/** Opens a manifest envelope; a malformed envelope or payload is a malformed manifest. */
+function openManifest(input: AcceptInput): OpenedManifest {
   try {
-    envelope = decodeEnvelope(bytes, maxBytes);
+    const opened = openEnvelope(input.bytes, MANIFEST_PAYLOAD_TYPE, input.trustedKeys, input.threshold, input.maxBytes ?? MANIFEST_MAX_BYTES);
+    return { manifest: parsePayload(opened.payload, ManifestSchema), payload: opened.payload, signers: opened.signers };
   } catch (error) {
-    throw new ManifestMalformedError(error instanceof Error ? error.message : String(error));
+    if (error instanceof EnvelopeMalformedError || error instanceof PayloadMalformedError) throw new ManifestMalformedError(error.detail);
+    throw error;
   }
-  if (envelope.payloadType !== payloadType) throw new UnknownPayloadTypeError(envelope.payloadType, payloadType);
-  const { count, signers } = countValidSignatures(envelope, trustedKeys);
-  if (threshold < 1 || count < threshold) throw new SignatureError(count, Math.max(threshold, 1));
-  return { envelope, payload: new Uint8Array(Buffer.from(envelope.payload, 'base64')), signers };
-}
-
-/** Parses verified payload bytes as JSON against `schema`. */
-export function parsePayload<T>(payload: Uint8Array, schema: z.ZodType<T>): T {
-  let json: unknown;
-  try {
-    json = JSON.parse(Buffer.from(payload).toString('utf8'));
-  } catch {
-    throw new ManifestMalformedError('payload is not valid JSON');
-  }
-  const parsed = schema.safeParse(json);
-  if (!parsed.success) throw new ManifestMalformedError(formatZodIssues(parsed.error));
-  return parsed.data;
 }
 
 /** Decides whether a host takes a manifest. Throws a `RejectionError` naming why not. */
 export function acceptManifest(input: AcceptInput): AcceptResult {
-  const { payload, signers } = openEnvelope(
-    input.bytes,
-    MANIFEST_PAYLOAD_TYPE,
-    input.trustedKeys,
-    input.threshold,
-    input.maxBytes ?? MANIFEST_MAX_BYTES,
-  );
-  const manifest = parsePayload(payload, ManifestSchema);
+  return judgeManifest(openManifest(input), input.host, input.last, input.now);
+}
+
+/** A manifest whose signatures were already checked, with its payload bytes and the keys that signed. */
+export interface OpenedManifest {
+  readonly manifest: Manifest;
+  readonly payload: Uint8Array;
+  readonly signers: readonly string[];
+}
+
+/**
+ * Every check after the signatures: store path, lifetime, host, version against `last`, expiry.
+ * Split out so a caller that verified the signatures once does not verify them again.
+ */
+export function judgeManifest(opened: OpenedManifest, host: string, last: LastAccepted | null, now: Date): AcceptResult {
+  const { manifest, payload, signers } = opened;
   if (!isStorePath(manifest.storePath)) throw new InvalidStorePathError(manifest.storePath);
   if (Date.parse(manifest.expiresAt) <= Date.parse(manifest.issuedAt)) {
     throw new ManifestMalformedError('expiresAt is not after issuedAt');
   }
-  if (manifest.host !== input.host) throw new WrongHostError(manifest.host, input.host);
+  if (manifest.host !== host) throw new WrongHostError(manifest.host, host);
   const digest = payloadDigest(payload);
-  const last = input.last;
   if (last !== null) {
     if (manifest.version < last.version) throw new VersionRollbackError(manifest.version, last.version);
     if (manifest.version === last.version) {
@@ -176,6 +136,6 @@ export function acceptManifest(input: AcceptInput): AcceptResult {
       return { kind: 'unchanged', manifest, digest };
     }
   }
-  if (Date.parse(manifest.expiresAt) <= input.now.getTime()) throw new ManifestExpiredError(manifest.expiresAt);
+  if (Date.parse(manifest.expiresAt) <= now.getTime()) throw new ManifestExpiredError(manifest.expiresAt);
   return { kind: 'accepted', manifest, digest, signers };
 }

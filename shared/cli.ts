@@ -1,18 +1,64 @@
-// Shared CLI plumbing: flag parsing with one-line errors, and the top-level error printer.
+// Shared CLI plumbing: a small command definition (usage, flags, positionals), dispatch, and the
+// top-level runner that turns each error family into its exit code.
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { errorMessage, isUserError, UserError } from './errors.js';
+import { errorMessage, EXIT, exitCodeFor, isUserError, OperatorError } from './errors.js';
+import { printable } from './printable.js';
+import { PACKAGE_VERSION } from './version.js';
 
-export class UsageError extends UserError {
+export { EXIT } from './errors.js';
+
+/** A command line the operator got wrong: exit 2. */
+export class UsageError extends OperatorError {
   override name = 'UsageError' as const;
 }
 
-type Options = NonNullable<ParseArgsConfig['options']>;
+export type FlagOptions = NonNullable<ParseArgsConfig['options']>;
 
-/** Parses flags strictly; an unknown or malformed flag becomes a UsageError naming it. */
-export function parseFlags<T extends Options>(args: readonly string[], options: T) {
+/** The values parseArgs returns for `F`, typed per flag. */
+export type FlagValues<F extends FlagOptions> = ReturnType<
+  typeof parseArgs<{ options: F; allowPositionals: true; strict: true; args: string[] }>
+>['values'];
+
+/** Edit distance, for suggesting the flag the operator probably meant. */
+function distance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i += 1) {
+    const current = [i];
+    for (let j = 1; j <= b.length; j += 1) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      current.push(Math.min((previous[j] ?? 0) + 1, (current[j - 1] ?? 0) + 1, (previous[j - 1] ?? 0) + cost));
+    }
+    previous = current;
+  }
+  return previous[b.length] ?? 0;
+}
+
+/** The known flag closest to `given` (by edit distance, at most a third of its length), if any. */
+export function closestFlag(given: string, known: readonly string[]): string | null {
+  let best: string | null = null;
+  let bestDistance = Math.max(2, Math.ceil(given.length / 3)) + 1;
+  for (const name of known) {
+    const d = distance(given, name);
+    if (d < bestDistance) {
+      best = name;
+      bestDistance = d;
+    }
+  }
+  return best;
+}
+
+/** Parses flags strictly; an unknown or malformed flag becomes one line naming it (and the likely one). */
+export function parseFlags<T extends FlagOptions>(args: readonly string[], options: T) {
   try {
     return parseArgs({ args: [...args], options, allowPositionals: true, strict: true });
   } catch (error) {
+    const code = (error as { code?: unknown }).code;
+    if (code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') {
+      const given = /'(-{1,2}[^']*)'/.exec(errorMessage(error))?.[1] ?? '';
+      const name = given.replace(/^-+/, '').split('=')[0] ?? '';
+      const suggestion = closestFlag(name, Object.keys(options));
+      throw new UsageError(`unknown option ${given}${suggestion === null ? '' : `; did you mean --${suggestion}?`}`);
+    }
     throw new UsageError(errorMessage(error).split('\n')[0] ?? 'invalid arguments');
   }
 }
@@ -38,29 +84,127 @@ export function parsePositiveInt(text: string, flag: string): number {
   return Number(text);
 }
 
-/** Exit codes shared by both programs, documented in the README. */
-export const EXIT = {
-  ok: 0,
-  failure: 1,
-  usage: 2,
-  rejected: 3,
-  rolledBack: 4,
-} as const;
+/** Where a command writes: stdout for results, stderr for diagnostics. */
+export interface Output {
+  out(text: string): void;
+  err(text: string): void;
+}
+
+export interface Positionals {
+  readonly min: number;
+  readonly max: number;
+  /** How they read in the usage line, e.g. "FILE" or "[HOST…]". */
+  readonly names: string;
+}
+
+export interface CommandSpec<F extends FlagOptions, Io extends Output> {
+  /** As typed after the program, e.g. "publish" or "hosts approve". */
+  readonly name: string;
+  /** One line for the program's command list. */
+  readonly summary: string;
+  /** The options part of `--help`, one option a line. */
+  readonly usage: string;
+  readonly flags: F;
+  readonly positionals?: Positionals;
+  run(input: { readonly values: FlagValues<F>; readonly positionals: readonly string[] }, io: Io): Promise<number>;
+}
+
+/** A parsed-and-checked command, ready for `runProgram`. */
+export interface Command<Io extends Output> {
+  readonly name: string;
+  readonly summary: string;
+  helpText(program: string): string;
+  invoke(program: string, args: readonly string[], io: Io): Promise<number>;
+}
+
+const NO_POSITIONALS: Positionals = { min: 0, max: 0, names: '' };
+
+/** One command: strict flags, `--help`, positional counts checked, before `run` sees anything. */
+export function defineCommand<F extends FlagOptions, Io extends Output>(spec: CommandSpec<F, Io>): Command<Io> {
+  const positionals = spec.positionals ?? NO_POSITIONALS;
+  const helpText = (program: string) =>
+    `Usage: ${program} ${spec.name}${positionals.names === '' ? '' : ` ${positionals.names}`}\n\n${spec.summary}\n${
+      spec.usage === '' ? '' : `\nOptions:\n${spec.usage.replace(/\n?$/, '\n')}`
+    }`;
+  return {
+    name: spec.name,
+    summary: spec.summary,
+    helpText,
+    async invoke(program, args, io) {
+      if (args.includes('--help') || args.includes('-h')) {
+        io.out(helpText(program));
+        return EXIT.ok;
+      }
+      const parsed = parseFlags(args, spec.flags);
+      const given = parsed.positionals;
+      if (given.length < positionals.min) {
+        throw new UsageError(`${spec.name}: missing ${positionals.names || 'argument'}; run with --help for usage`);
+      }
+      if (given.length > positionals.max) {
+        throw new UsageError(`${spec.name}: unexpected argument "${given[positionals.max] ?? ''}"`);
+      }
+      return spec.run({ values: parsed.values as FlagValues<F>, positionals: given }, io);
+    },
+  };
+}
 
 /**
- * Runs a CLI's main function: user errors print one line to stderr, anything else prints its
- * stack (a bug), and the process exits with the code main returned.
+ * Finds the command whose name matches the longest prefix of `argv` ("hosts approve" before
+ * "hosts") and invokes it; `help`/`--help`/nothing prints `help`; `--version`/`version` prints the version.
+ */
+export async function runProgram<Io extends Output>(
+  program: string,
+  help: string,
+  commands: readonly Command<Io>[],
+  argv: readonly string[],
+  io: Io,
+): Promise<number> {
+  const [first] = argv;
+  if (first === undefined || first === 'help' || first === '--help' || first === '-h') {
+    io.out(help);
+    return EXIT.ok;
+  }
+  if (first === '--version' || first === 'version') {
+    io.out(`${program} ${PACKAGE_VERSION}\n`);
+    return EXIT.ok;
+  }
+  let best: Command<Io> | undefined;
+  let bestWords = 0;
+  for (const command of commands) {
+    const words = command.name.split(' ');
+    if (words.length > bestWords && words.every((word, i) => argv[i] === word)) {
+      best = command;
+      bestWords = words.length;
+    }
+  }
+  if (best === undefined) {
+    const group = commands.filter((command) => command.name.startsWith(`${first} `));
+    if (group.length > 0) {
+      const names = group.map((command) => command.name.split(' ')[1]).join(', ');
+      throw new UsageError(`unknown ${first} subcommand "${argv[1] ?? ''}" (expected: ${names})`);
+    }
+    throw new UsageError(`unknown command "${first}"; run ${program} --help`);
+  }
+  return best.invoke(program, argv.slice(bestWords), io);
+}
+
+/**
+ * Runs a CLI's main function: a user error prints one line to stderr and exits with its family's
+ * code; anything else prints its stack (a bug) and exits 1. A closed stdout (`… | head`) ends quietly.
  */
 export async function runCli(program: string, main: () => Promise<number>): Promise<void> {
+  process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code === 'EPIPE') process.exit(process.exitCode ?? EXIT.ok);
+  });
   try {
     process.exitCode = await main();
   } catch (error) {
     if (isUserError(error)) {
-      process.stderr.write(`${program}: ${error.message}\n`);
-      process.exitCode = error instanceof UsageError ? EXIT.usage : EXIT.failure;
+      // Messages may quote what a controller, a host or a file said: printed with control characters escaped.
+      process.stderr.write(`${program}: ${printable(error.message)}\n`);
     } else {
       process.stderr.write(`${program}: internal error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
-      process.exitCode = EXIT.failure;
     }
+    process.exitCode = exitCodeFor(error);
   }
 }

@@ -36,7 +36,7 @@ export class CommandExitError extends UserError {
     readonly stdout = '',
   ) {
     const how = code !== null ? `exited with code ${code}` : `was killed by ${signal ?? 'a signal'}`;
-    const tail = lastLine(stderr);
+    const tail = failureSummary(stderr);
     super(`${argv.join(' ')} ${how}${tail === '' ? '' : `: ${tail}`}`);
   }
 }
@@ -48,9 +48,16 @@ export class CommandTimeoutError extends UserError {
   }
 }
 
-function lastLine(text: string): string {
-  const lines = text.trim().split('\n');
-  return (lines[lines.length - 1] ?? '').slice(0, 500);
+/**
+ * What a failed command said, in one line: its `error:` lines (Nix puts the cause, such as "No space
+ * left on device", before the "build of … failed" that ends its output), the last three joined; else
+ * its last line. At most 500 characters.
+ */
+export function failureSummary(stderr: string): string {
+  const lines = stderr.trim().split('\n').map((line) => line.trim());
+  const errors = [...new Set(lines.filter((line) => line.startsWith('error:')))].slice(-3);
+  const summary = errors.length > 0 ? errors.join('; ') : (lines[lines.length - 1] ?? '');
+  return summary.slice(0, 500);
 }
 
 const CAPTURE_LIMIT = 1024 * 1024;

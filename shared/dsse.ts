@@ -1,19 +1,29 @@
 // DSSE envelopes: signatures over PAE(payloadType, payload), verified over the exact bytes before parsing.
 import { z } from 'zod';
-import { UserError } from './errors.js';
+import { RejectedInputError } from './errors.js';
+import { parseJson } from './json.js';
 import { keyFingerprint, signBytes, verifyBytes, type PublicKey, type SecretKey } from './keys.js';
+
+/**
+ * Standard base64 exactly as Node writes it: padded, no URL-safe letters, zero padding bits. Any other
+ * spelling of the same bytes is refused, so one signed payload has one encoding.
+ */
+const CanonicalBase64Schema = z
+  .string()
+  .regex(/^[A-Za-z0-9+/]*={0,2}$/, 'is not standard base64')
+  .refine((text) => Buffer.from(text, 'base64').toString('base64') === text, { message: 'is not canonical base64' });
 
 export const EnvelopeSchema = z
   .object({
     payloadType: z.string().min(1).max(256),
     // No length here: every caller caps the envelope's bytes before decoding it.
-    payload: z.string().regex(/^[A-Za-z0-9+/]*={0,2}$/, 'payload is not base64'),
+    payload: CanonicalBase64Schema,
     signatures: z
       .array(
         z
           .object({
             keyid: z.string().max(256).optional(),
-            sig: z.string().max(512).regex(/^[A-Za-z0-9+/]*={0,2}$/, 'sig is not base64'),
+            sig: z.string().max(512).pipe(CanonicalBase64Schema),
           })
           .strict(),
       )
@@ -45,27 +55,81 @@ export function encodeEnvelope(envelope: Envelope): string {
   return `${JSON.stringify(envelope, null, 2)}\n`;
 }
 
-export class EnvelopeMalformedError extends UserError {
-  override name = 'EnvelopeMalformedError' as const;
-}
-
 /** Envelopes larger than this are refused by decodeEnvelope unless the caller allows more. */
 export const DEFAULT_ENVELOPE_MAX_BYTES = 1024 * 1024;
 
+/** Checked before a byte is parsed, for manifests, reports and bundle indexes alike. */
+export class EnvelopeTooLargeError extends RejectedInputError {
+  override name = 'EnvelopeTooLargeError' as const;
+  readonly reason = 'too large';
+  constructor(readonly size: number, readonly cap: number) {
+    super(`too large (${size} bytes > ${cap})`);
+  }
+}
+
+/** Not a DSSE envelope: not JSON, or not the envelope's shape. */
+export class EnvelopeMalformedError extends RejectedInputError {
+  override name = 'EnvelopeMalformedError' as const;
+  readonly reason = 'malformed';
+  constructor(readonly detail: string) {
+    super(`malformed: ${detail}`);
+  }
+}
+
+/** A payload that is not JSON of the expected schema, after its signatures were counted. */
+export class PayloadMalformedError extends RejectedInputError {
+  override name = 'PayloadMalformedError' as const;
+  readonly reason = 'malformed';
+  constructor(readonly detail: string) {
+    super(`malformed: ${detail}`);
+  }
+}
+
+export class UnknownPayloadTypeError extends RejectedInputError {
+  override name = 'UnknownPayloadTypeError' as const;
+  readonly reason = 'unknown payload type';
+  constructor(readonly payloadType: string, readonly expected: string) {
+    super(`unknown payload type "${payloadType}" (expected ${expected})`);
+  }
+}
+
+export class SignatureError extends RejectedInputError {
+  override name = 'SignatureError' as const;
+  readonly reason = 'bad signature';
+  constructor(readonly valid: number, readonly threshold: number) {
+    super(`bad or too few signatures (${valid} valid from trusted keys, ${threshold} required)`);
+  }
+}
+
 /** Parses envelope JSON; the payload stays opaque bytes until its signatures have been counted. */
 export function decodeEnvelope(bytes: Uint8Array, maxBytes = DEFAULT_ENVELOPE_MAX_BYTES): Envelope {
-  if (bytes.length > maxBytes) throw new EnvelopeMalformedError(`envelope is too large (${bytes.length} bytes > ${maxBytes})`);
-  let json: unknown;
-  try {
-    json = JSON.parse(Buffer.from(bytes).toString('utf8'));
-  } catch {
-    throw new EnvelopeMalformedError('envelope is not valid JSON');
-  }
-  const parsed = EnvelopeSchema.safeParse(json);
-  if (!parsed.success) {
-    throw new EnvelopeMalformedError(`envelope is malformed: ${formatZodIssues(parsed.error)}`);
-  }
-  return parsed.data;
+  if (bytes.length > maxBytes) throw new EnvelopeTooLargeError(bytes.length, maxBytes);
+  return parseJson(bytes, EnvelopeSchema, (detail) =>
+    new EnvelopeMalformedError(detail === 'not valid JSON' ? 'envelope is not valid JSON' : `envelope is malformed: ${detail}`),
+  );
+}
+
+/**
+ * Verifies an envelope of `payloadType` and returns its payload bytes, checking size, envelope shape,
+ * type and signatures, in that order, before a byte of the payload is parsed.
+ */
+export function openEnvelope(
+  bytes: Uint8Array,
+  payloadType: string,
+  trustedKeys: readonly PublicKey[],
+  threshold: number,
+  maxBytes: number,
+): { envelope: Envelope; payload: Uint8Array; signers: readonly string[] } {
+  const envelope = decodeEnvelope(bytes, maxBytes);
+  if (envelope.payloadType !== payloadType) throw new UnknownPayloadTypeError(envelope.payloadType, payloadType);
+  const { count, signers } = countValidSignatures(envelope, trustedKeys);
+  if (threshold < 1 || count < threshold) throw new SignatureError(count, Math.max(threshold, 1));
+  return { envelope, payload: new Uint8Array(Buffer.from(envelope.payload, 'base64')), signers };
+}
+
+/** Parses verified payload bytes as JSON against `schema`. */
+export function parsePayload<T>(payload: Uint8Array, schema: z.ZodType<T>): T {
+  return parseJson(payload, schema, (detail) => new PayloadMalformedError(detail === 'not valid JSON' ? 'payload is not valid JSON' : detail));
 }
 
 /**
@@ -90,9 +154,4 @@ export function countValidSignatures(envelope: Envelope, trusted: readonly Publi
   return { count: seen.size, signers };
 }
 
-/** One line listing zod's issues with their paths. */
-export function formatZodIssues(error: z.ZodError): string {
-  return error.issues
-    .map((issue) => (issue.path.length > 0 ? `${issue.path.join('.')}: ${issue.message}` : issue.message))
-    .join('; ');
-}
+export { formatZodIssues } from './json.js';

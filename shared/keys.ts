@@ -1,7 +1,7 @@
 // Ed25519 keys in Nix's "name:base64" format, so one keygen serves manifests and `nix store sign`.
+import { createPrivateKey, createPublicKey, generateKeyPairSync, sign, verify, type KeyObject } from 'node:crypto';
 import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import nacl from 'tweetnacl';
 import { UserError } from './errors.js';
 import { pathExists, writeFileAtomic } from './files.js';
 
@@ -30,6 +30,41 @@ export class InsecureKeyFileError extends UserError {
   }
 }
 
+const PUBLIC_KEY_BYTES = 32;
+const SECRET_KEY_BYTES = 64;
+const SIGNATURE_BYTES = 64;
+
+// Raw ed25519 keys inside the fixed DER wrappers node:crypto takes (RFC 8410): the prefix, then 32 bytes.
+const PKCS8_PREFIX = Buffer.from('302e020100300506032b657004220420', 'hex');
+const SPKI_PREFIX = Buffer.from('302a300506032b6570032100', 'hex');
+
+/** The group order L: a signature's S must be below it (RFC 8032 §5.1.7), so no signature has a twin. */
+const ORDER_L = (1n << 252n) + 27742317777372353535851937790883648493n;
+
+function privateKeyObject(seed: Uint8Array): KeyObject {
+  return createPrivateKey({ key: Buffer.concat([PKCS8_PREFIX, seed]), format: 'der', type: 'pkcs8' });
+}
+
+function publicKeyObject(key: Uint8Array): KeyObject {
+  return createPublicKey({ key: Buffer.concat([SPKI_PREFIX, key]), format: 'der', type: 'spki' });
+}
+
+function rawPublicKey(object: KeyObject): Uint8Array {
+  return new Uint8Array(object.export({ format: 'der', type: 'spki' }).subarray(SPKI_PREFIX.length));
+}
+
+// Parsed KeyObjects, cached by the key bytes' identity: a controller checks thousands of reports per key.
+const privateKeys = new WeakMap<Uint8Array, KeyObject>();
+const publicKeys = new WeakMap<Uint8Array, KeyObject | null>();
+
+/** True when S (the signature's second half, little-endian) is below the group order. */
+export function isCanonicalSignature(signature: Uint8Array): boolean {
+  if (signature.length !== SIGNATURE_BYTES) return false;
+  let s = 0n;
+  for (let i = SIGNATURE_BYTES - 1; i >= 32; i -= 1) s = (s << 8n) | BigInt(signature[i] ?? 0);
+  return s < ORDER_L;
+}
+
 const KEY_NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._+-]{0,127}$/;
 
 function decodeKey(text: string, bytes: number, what: string): { name: string; key: Uint8Array } {
@@ -49,13 +84,13 @@ function decodeKey(text: string, bytes: number, what: string): { name: string; k
 
 /** Parses a public key as written by Nix or by `keygen`. */
 export function parsePublicKey(text: string): PublicKey {
-  return decodeKey(text, nacl.sign.publicKeyLength, 'public key');
+  return decodeKey(text, PUBLIC_KEY_BYTES, 'public key');
 }
 
 /** Parses a secret key and checks that its public half belongs to its seed. */
 export function parseSecretKey(text: string): SecretKey {
-  const { name, key } = decodeKey(text, nacl.sign.secretKeyLength, 'secret key');
-  const derived = nacl.sign.keyPair.fromSeed(key.subarray(0, 32)).publicKey;
+  const { name, key } = decodeKey(text, SECRET_KEY_BYTES, 'secret key');
+  const derived = rawPublicKey(createPublicKey(privateKeyObject(key.subarray(0, 32))));
   if (!Buffer.from(derived).equals(Buffer.from(key.subarray(32)))) {
     throw new InvalidKeyError(`malformed secret key "${name}": public half does not match the seed`);
   }
@@ -79,18 +114,40 @@ export function generateKeyPair(name: string): { secret: SecretKey; public: Publ
   if (!KEY_NAME_RE.test(name)) {
     throw new InvalidKeyError(`invalid key name "${name}": use letters, digits, ".", "_", "+" or "-"`);
   }
-  const pair = nacl.sign.keyPair();
-  const secret = { name, key: pair.secretKey };
+  const pair = generateKeyPairSync('ed25519');
+  const seed = pair.privateKey.export({ format: 'der', type: 'pkcs8' }).subarray(PKCS8_PREFIX.length);
+  const secret = { name, key: new Uint8Array(Buffer.concat([seed, rawPublicKey(pair.publicKey)])) };
   return { secret, public: publicKeyOf(secret) };
 }
 
+/** An ed25519 signature (node:crypto, about 100× faster than pure JavaScript). */
 export function signBytes(secret: SecretKey, bytes: Uint8Array): Uint8Array {
-  return nacl.sign.detached(bytes, secret.key);
+  let object = privateKeys.get(secret.key);
+  if (object === undefined) {
+    object = privateKeyObject(secret.key.subarray(0, 32));
+    privateKeys.set(secret.key, object);
+  }
+  return new Uint8Array(sign(null, bytes, object));
 }
 
+/** Strict RFC 8032 verification: a 64-byte signature with a canonical S, over exactly these bytes. */
 export function verifyBytes(key: PublicKey, bytes: Uint8Array, signature: Uint8Array): boolean {
-  if (signature.length !== nacl.sign.signatureLength) return false;
-  return nacl.sign.detached.verify(bytes, signature, key.key);
+  if (!isCanonicalSignature(signature)) return false;
+  let object = publicKeys.get(key.key);
+  if (object === undefined) {
+    try {
+      object = publicKeyObject(key.key);
+    } catch {
+      object = null;
+    }
+    publicKeys.set(key.key, object);
+  }
+  if (object === null) return false;
+  try {
+    return verify(null, bytes, object, signature);
+  } catch {
+    return false;
+  }
 }
 
 /** Same key material, whatever the name: thresholds count keys, not names. */
@@ -107,7 +164,7 @@ async function readKeyText(path: string): Promise<string> {
   }
 }
 
-/** Loads a secret key file, refusing one that group or others can access. */
+/** Loads a secret key file, refusing a public key given by mistake and one that group or others can access. */
 export async function readSecretKeyFile(path: string): Promise<SecretKey> {
   let mode: number;
   try {
@@ -116,8 +173,21 @@ export async function readSecretKeyFile(path: string): Promise<SecretKey> {
     const code = (error as NodeJS.ErrnoException).code;
     throw new InvalidKeyError(`cannot read key file ${path}: ${code ?? String(error)}`);
   }
+  const text = await readKeyText(path);
+  if (isPublicKeyText(text)) {
+    throw new InvalidKeyError(`${path} holds a public key; give the secret key file (NAME.secret) made beside it`);
+  }
   if ((mode & 0o077) !== 0) throw new InsecureKeyFileError(path, mode);
-  return parseSecretKey(await readKeyText(path));
+  return parseSecretKey(text);
+}
+
+function isPublicKeyText(text: string): boolean {
+  try {
+    parsePublicKey(text);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 export async function readPublicKeyFile(path: string): Promise<PublicKey> {

@@ -7,15 +7,17 @@ export const REPORT_PAYLOAD_TYPE = 'application/vnd.tsdeploy.report.v1+json';
 /** Largest report envelope the controller takes. */
 export const REPORT_MAX_BYTES = 64 * 1024;
 
-/** The agent's journal phases, plus `idle` for a host with nothing under way. */
+/** The agent's journal phases, plus `idle` for a host with nothing under way. New phases are only ever added, so old journals still read. */
 export const PhaseSchema = z.enum([
   'idle',
   'accepted',
   'realising',
   'realised',
+  'probation',
   'profile-set',
   'activating',
   'checking-health',
+  'staging-boot',
   'confirmed',
   'rolling-back',
   'rolled-back',

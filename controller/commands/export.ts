@@ -1,30 +1,22 @@
 // `export`: the signed manifests in the layout agents fetch, for any static server, object store or CDN.
 import { join, resolve } from 'node:path';
-import { EXIT, parseFlags, requireFlag, UsageError } from '../../shared/cli.js';
+import { defineCommand, EXIT, requireFlag } from '../../shared/cli.js';
 import { writeFileAtomic } from '../../shared/files.js';
-import { openStateDir, stateDirOf } from './admin.js';
-
-type Out = (text: string) => void;
-
-export const EXPORT_USAGE = 'Usage: tsdeploy-controller export (--state-dir DIR | --config FILE) --out DIR\n';
+import { manifestUrlPath } from '../../shared/layout.js';
+import { openStateDir, STATE_FLAGS, STATE_USAGE, type ControllerIo } from './context.js';
 
 /** Writes OUT/v1/hosts/<host>/manifest for every host, byte for byte what the controller serves. */
-export async function exportCommand(args: readonly string[], io: { out: Out }): Promise<number> {
-  const { values, positionals } = parseFlags(args, {
-    'state-dir': { type: 'string' },
-    config: { type: 'string' },
-    out: { type: 'string' },
-    help: { type: 'boolean' },
-  });
-  if (values.help === true) {
-    io.out(EXPORT_USAGE);
+export const exportCommand = defineCommand({
+  name: 'export',
+  summary: 'Write the manifests as OUT/v1/hosts/<host>/manifest for a static server.',
+  usage: `${STATE_USAGE}  --out DIR         where to write them\n`,
+  flags: { ...STATE_FLAGS, out: { type: 'string' } },
+  async run({ values }, io: ControllerIo) {
+    const store = await openStateDir(values, null);
+    const out = resolve(requireFlag(values, 'out'));
+    const manifests = await store.listManifests();
+    for (const { host, bytes } of manifests) await writeFileAtomic(join(out, ...manifestUrlPath(host).split('/')), bytes, 0o644);
+    io.out(`exported ${manifests.length} manifest(s) to ${out}/v1/hosts/<host>/manifest\n`);
     return EXIT.ok;
-  }
-  if (positionals.length > 0) throw new UsageError(`unexpected argument "${positionals[0] ?? ''}"`);
-  const store = await openStateDir(await stateDirOf(values), null);
-  const out = resolve(requireFlag(values, 'out'));
-  const manifests = await store.listManifests();
-  for (const { host, bytes } of manifests) await writeFileAtomic(join(out, 'v1', 'hosts', host, 'manifest'), bytes, 0o644);
-  io.out(`exported ${manifests.length} manifest(s) to ${out}/v1/hosts/<host>/manifest\n`);
-  return EXIT.ok;
-}
+  },
+});

@@ -1,54 +1,50 @@
 // `publish`: sign one manifest per host locally (version = current + 1) and upload each to the controller.
-import { readFile } from 'node:fs/promises';
-import { z } from 'zod';
-import { EXIT, optionalFlag, parseFlags, requireFlag, UsageError } from '../../shared/cli.js';
+import { defineCommand, EXIT, optionalFlag, parsePositiveInt, requireFlag, UsageError } from '../../shared/cli.js';
 import { parseDuration } from '../../shared/duration.js';
-import { formatZodIssues } from '../../shared/dsse.js';
-import { errorMessage, UserError } from '../../shared/errors.js';
-import { readSecretKeyFile, type SecretKey } from '../../shared/keys.js';
-import { ActivationSchema, type Activation, type Manifest } from '../../shared/manifest.js';
+import { errnoCode, errorMessage, UserError } from '../../shared/errors.js';
+import { writeFileAtomic } from '../../shared/files.js';
+import { readJsonFile } from '../../shared/json.js';
+import { printable } from '../../shared/printable.js';
+import type { SecretKey } from '../../shared/keys.js';
+import type { Activation, Manifest } from '../../shared/manifest.js';
 import { buildManifest, localNixSystem, signManifest } from '../../shared/sign-manifest.js';
 import { HostNameSchema, StorePathSchema } from '../../shared/validate.js';
-import { createControllerApi, errorOfBody, type ControllerApi } from '../client.js';
-import { storedManifestInfo } from '../decide.js';
+import { createControllerApi, errorOfBody, type ControllerApi } from '../http/client.js';
+import { storedManifestInfo } from '../fleet/decide-publish.js';
+import { activationFrom, secretKeysFrom, SIGNING_FLAGS, type ControllerIo } from './context.js';
+import { DEFAULT_MAX_JUMP, PublishRecordSchema, versionRefusal } from './publish-guard.js';
+import { loadRelease } from './release-file.js';
 
 type Out = (text: string) => void;
 
-/** What a CI job writes: the store path each host should run. */
-export const ReleaseSchema = z
-  .object({
-    hosts: z.record(HostNameSchema, StorePathSchema).refine((hosts) => Object.keys(hosts).length > 0, { message: 'lists no hosts' }),
-  })
-  .strict();
-export type Release = z.infer<typeof ReleaseSchema>;
-
-export class ReleaseFileError extends UserError {
-  override name = 'ReleaseFileError' as const;
-  constructor(readonly path: string, readonly detail: string) {
-    super(`release file ${path}: ${detail}`);
-  }
-}
-
-export async function loadRelease(path: string): Promise<Release> {
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (error) {
-    throw new ReleaseFileError(path, `cannot read: ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
-  }
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    throw new ReleaseFileError(path, 'not valid JSON');
-  }
-  const parsed = ReleaseSchema.safeParse(json);
-  if (!parsed.success) throw new ReleaseFileError(path, formatZodIssues(parsed.error));
-  return parsed.data;
+/** The publisher's own record of what it signed, beside the first key unless `--state` names a file. */
+async function openPublishRecord(
+  path: string,
+  given: boolean,
+  warn: Out,
+): Promise<{ lastSigned: (host: string) => number | null; signed: (host: string, version: number) => Promise<void> }> {
+  const record = (await readJsonFile(path, PublishRecordSchema, (detail) => new UserError(`publish record ${path}: ${detail}`))) ?? { hosts: {} };
+  let warned = false;
+  return {
+    lastSigned: (host) => record.hosts[host] ?? null,
+    async signed(host, version) {
+      record.hosts[host] = Math.max(version, record.hosts[host] ?? 0);
+      try {
+        await writeFileAtomic(path, `${JSON.stringify(record, null, 2)}\n`, 0o600);
+      } catch (error) {
+        // Beside a key on read-only media the record cannot be kept; the upload stands, so say so once.
+        if (given) throw new UserError(`cannot write the publish record ${path}: ${errnoCode(error) ?? errorMessage(error)}`);
+        if (!warned) warn(`publish: cannot keep the record of signed versions at ${path} (${errnoCode(error) ?? errorMessage(error)}); pass --state FILE\n`);
+        warned = true;
+      }
+    },
+  };
 }
 
 export type PublishOutcome =
   | { readonly host: string; readonly result: 'published'; readonly from: number | null; readonly version: number; readonly storePath: string }
+  /** Not signed: the version the controller's answer leads to is not one this publisher can justify. */
+  | { readonly host: string; readonly result: 'declined'; readonly error: string }
   | { readonly host: string; readonly result: 'unchanged'; readonly version: number; readonly storePath: string }
   | { readonly host: string; readonly result: 'refused'; readonly status: number; readonly error: string };
 
@@ -62,6 +58,10 @@ export interface PublishOptions {
   /** Publish a new version even when the same path and activation are already desired. */
   readonly force: boolean;
   readonly now: () => Date;
+  /** The last version this publisher signed for a host (its own record), or null. */
+  readonly lastSigned: (host: string) => number | null;
+  /** Versions the next one may be past `lastSigned` (`--max-jump`). */
+  readonly maxJump: number;
 }
 
 /**
@@ -88,10 +88,13 @@ export async function publishHost(api: ControllerApi, host: string, storePath: s
   ) {
     return { host, result: 'unchanged', version: current.version, storePath };
   }
+  const version = (current?.version ?? 0) + 1;
+  const refusal = versionRefusal(host, version, options.lastSigned(host), options.maxJump);
+  if (refusal !== null) return { host, result: 'declined', error: refusal };
   const manifest = buildManifest({
     host,
     storePath,
-    version: (current?.version ?? 0) + 1,
+    version,
     activation: options.activation,
     expiresInMs: options.expiresInMs,
     system: options.system,
@@ -114,76 +117,79 @@ export function formatOutcome(outcome: PublishOutcome): string {
       return `${outcome.host}: unchanged (version ${outcome.version} already has ${outcome.storePath})`;
     case 'refused':
       return `${outcome.host}: refused (HTTP ${outcome.status}): ${outcome.error}`;
+    case 'declined':
+      return `${outcome.host}: not signed: ${outcome.error}`;
   }
 }
 
-export const PUBLISH_USAGE =
-  'Usage: tsdeploy-controller publish --controller URL --key SECRET_FILE [--key ...]\n' +
-  '         (--host HOST --path STORE_PATH | --release FILE)\n' +
-  '         [--activation switch|boot|test|dry-activate] [--expires-in 7d] [--system SYSTEM]\n' +
-  '         [--rollout ID] [--note TEXT] [--force] [--json]\n';
-
-export async function publishCommand(args: readonly string[], io: { out: Out; err: Out; now: () => Date }): Promise<number> {
-  const { values, positionals } = parseFlags(args, {
+export const publishCommand = defineCommand({
+  name: 'publish',
+  summary: 'Sign version current+1 for each host and upload it.',
+  usage:
+    '  --controller URL    the controller\n  --key SECRET_FILE   a release key (repeat for a threshold)\n' +
+    '  --host HOST --path STORE_PATH | --release FILE\n  --activation MODE   switch (default), boot, test or dry-activate\n' +
+    '  --expires-in 7d\n  --system SYSTEM\n  --rollout ID\n  --note TEXT\n  --force             publish even when the path is already desired\n  --json\n' +
+    '  --state FILE        the last version signed per host (default: beside the first key, KEY.versions.json)\n' +
+    '  --max-jump N        how far past that the next version may be (default 1000)\n',
+  flags: {
+    ...SIGNING_FLAGS,
     controller: { type: 'string' },
-    key: { type: 'string', multiple: true },
     host: { type: 'string' },
     path: { type: 'string' },
     release: { type: 'string' },
-    activation: { type: 'string', default: 'switch' },
-    'expires-in': { type: 'string', default: '7d' },
-    system: { type: 'string' },
-    rollout: { type: 'string' },
-    note: { type: 'string' },
     force: { type: 'boolean' },
     json: { type: 'boolean' },
-    help: { type: 'boolean' },
-  });
-  if (values.help === true) {
-    io.out(PUBLISH_USAGE);
-    return EXIT.ok;
-  }
-  if (positionals.length > 0) throw new UsageError(`unexpected argument "${positionals[0] ?? ''}"`);
-  const controllerUrl = requireFlag(values, 'controller');
-  const keyFiles = values.key ?? [];
-  if (keyFiles.length === 0) throw new UsageError('missing required option --key');
-  const activation = ActivationSchema.safeParse(values.activation);
-  if (!activation.success) throw new UsageError('--activation must be one of switch, boot, test, dry-activate');
-  const releaseFile = optionalFlag(values, 'release');
-  const hostFlag = optionalFlag(values, 'host');
-  const pathFlag = optionalFlag(values, 'path');
-  let targets: Array<[string, string]>;
-  if (releaseFile !== undefined) {
-    if (hostFlag !== undefined || pathFlag !== undefined) throw new UsageError('give either --release or --host with --path, not both');
-    targets = Object.entries((await loadRelease(releaseFile)).hosts);
-  } else {
-    const host = requireFlag(values, 'host');
-    const path = requireFlag(values, 'path');
-    if (!HostNameSchema.safeParse(host).success) throw new UsageError(`--host is not a host name: "${host}"`);
-    if (!StorePathSchema.safeParse(path).success) throw new UsageError(`--path is not a Nix store path: "${path}"`);
-    targets = [[host, path]];
-  }
-  const options: PublishOptions = {
-    keys: await Promise.all(keyFiles.map((file) => readSecretKeyFile(file))),
-    activation: activation.data,
-    expiresInMs: parseDuration(values['expires-in'] ?? '7d'),
-    system: optionalFlag(values, 'system') ?? localNixSystem(),
-    note: optionalFlag(values, 'note'),
-    rollout: optionalFlag(values, 'rollout'),
-    force: values.force === true,
-    now: io.now,
-  };
-  const api = createControllerApi(controllerUrl);
-  const outcomes: PublishOutcome[] = [];
-  try {
-    for (const [host, path] of targets) {
-      const outcome = await publishHost(api, host, path, options);
-      outcomes.push(outcome);
-      if (values.json !== true) (outcome.result === 'refused' ? io.err : io.out)(`${formatOutcome(outcome)}\n`);
+    state: { type: 'string' },
+    'max-jump': { type: 'string' },
+  },
+  async run({ values }, io: ControllerIo) {
+    const controllerUrl = requireFlag(values, 'controller');
+    if ((values.key ?? []).length === 0) throw new UsageError('missing required option --key');
+    const activation = activationFrom(values);
+    const releaseFile = optionalFlag(values, 'release');
+    const hostFlag = optionalFlag(values, 'host');
+    const pathFlag = optionalFlag(values, 'path');
+    let targets: Array<[string, string]>;
+    if (releaseFile !== undefined) {
+      if (hostFlag !== undefined || pathFlag !== undefined) throw new UsageError('give either --release or --host with --path, not both');
+      targets = Object.entries((await loadRelease(releaseFile)).hosts);
+    } else {
+      const host = requireFlag(values, 'host');
+      const path = requireFlag(values, 'path');
+      if (!HostNameSchema.safeParse(host).success) throw new UsageError(`--host is not a host name: "${host}"`);
+      if (!StorePathSchema.safeParse(path).success) throw new UsageError(`--path is not a Nix store path: "${path}"`);
+      targets = [[host, path]];
     }
-  } finally {
-    await api.close();
-  }
-  if (values.json === true) io.out(`${JSON.stringify({ hosts: outcomes }, null, 2)}\n`);
-  return outcomes.some((outcome) => outcome.result === 'refused') ? EXIT.rejected : EXIT.ok;
-}
+    const keyFiles = values.key ?? [];
+    const stateFlag = optionalFlag(values, 'state');
+    const record = await openPublishRecord(stateFlag ?? `${keyFiles[0] ?? 'key'}.versions.json`, stateFlag !== undefined, io.err);
+    const maxJumpFlag = optionalFlag(values, 'max-jump');
+    const options: PublishOptions = {
+      lastSigned: record.lastSigned,
+      maxJump: maxJumpFlag === undefined ? DEFAULT_MAX_JUMP : parsePositiveInt(maxJumpFlag, 'max-jump'),
+      keys: await secretKeysFrom(values),
+      activation,
+      expiresInMs: parseDuration(values['expires-in'] ?? '7d'),
+      system: optionalFlag(values, 'system') ?? localNixSystem(),
+      note: optionalFlag(values, 'note'),
+      rollout: optionalFlag(values, 'rollout'),
+      force: values.force === true,
+      now: () => io.now(),
+    };
+    const api = createControllerApi(controllerUrl);
+    const outcomes: PublishOutcome[] = [];
+    try {
+      for (const [host, path] of targets) {
+        const outcome = await publishHost(api, host, path, options);
+        outcomes.push(outcome);
+        if (outcome.result === 'published') await record.signed(host, outcome.version);
+        const failed = outcome.result === 'refused' || outcome.result === 'declined';
+        if (values.json !== true) (failed ? io.err : io.out)(`${printable(formatOutcome(outcome))}\n`);
+      }
+    } finally {
+      await api.close();
+    }
+    if (values.json === true) io.out(`${JSON.stringify({ hosts: outcomes }, null, 2)}\n`);
+    return outcomes.some((outcome) => outcome.result === 'refused' || outcome.result === 'declined') ? EXIT.rejected : EXIT.ok;
+  },
+});

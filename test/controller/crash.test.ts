@@ -6,10 +6,11 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import { Agent, request } from 'undici';
-import { createToken } from '../../controller/admin.js';
-import { createFileStore } from '../../controller/store.js';
+import { createToken } from '../../controller/fleet/hosts-and-tokens.js';
+import { createFileStore } from '../../controller/storage/store.js';
 import { acceptManifest } from '../../shared/accept.js';
 import { generateKeyPair } from '../../shared/keys.js';
+import { checkEnrollments, enrollers, type AckedEnrollment } from './crash-enroll.js';
 import { publicText, RELEASE, removeDir, report, signedManifest, signedReport, storePath, tempDir, type KeyPair } from './fixtures.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -57,6 +58,7 @@ describe('crash safety (SIGKILL of a real controller process)', () => {
   /** Highest acknowledged manifest version (and its bytes) and report seq per host. */
   const ackedManifest = new Map<string, { version: number; bytes: string }>();
   const ackedSeqs = new Map<string, number[]>();
+  const ackedEnrollments: AckedEnrollment[] = [];
   const dispatcher = new Agent({ keepAliveTimeout: 1000 });
 
   before(async () => {
@@ -85,10 +87,11 @@ describe('crash safety (SIGKILL of a real controller process)', () => {
   async function checkAfterRestart(url: string): Promise<Map<string, { version: number; seq: number }>> {
     const next = new Map<string, { version: number; seq: number }>();
     const store = createFileStore(stateDir, { maxLogBytes: 16384, keepRotated: 50 });
-    for (const dir of ['manifests', 'status', 'hosts', 'tokens']) {
+    for (const dir of ['manifests', 'status']) {
       const temps = (await readdir(join(stateDir, dir))).filter((name) => name.endsWith('.tmp'));
       assert.deepEqual(temps, [], `no temp files left in ${dir}/`);
     }
+    await checkEnrollments(stateDir, store, ackedEnrollments);
     const statuses = new Map((await store.listHostStatuses()).map((record) => [record.host, record]));
     for (const host of HOSTS) {
       const response = await request(`${url}/v1/hosts/${host}/manifest`, { dispatcher });
@@ -123,7 +126,7 @@ describe('crash safety (SIGKILL of a real controller process)', () => {
     return next;
   }
 
-  it('keeps every acknowledged publish and report, whole, across kill -9 and restart', async (t) => {
+  it('keeps every acknowledged publish, report and enrollment, whole, across kill -9 and restart', async (t) => {
     let server = await startServer(configPath);
     const store = createFileStore(stateDir, { maxLogBytes: 16384, keepRotated: 50 });
     for (const host of HOSTS) {
@@ -133,7 +136,7 @@ describe('crash safety (SIGKILL of a real controller process)', () => {
       agents.set(host, pair);
     }
     let position = new Map(HOSTS.map((host) => [host, { version: 0, seq: 0 }]));
-    for (const killAfter of KILL_AFTER_ACKS) {
+    for (const [round, killAfter] of KILL_AFTER_ACKS.entries()) {
       let acks = 0;
       let stopped = false;
       let reachedTarget!: () => void;
@@ -170,6 +173,11 @@ describe('crash safety (SIGKILL of a real controller process)', () => {
         };
         return [publisher(), reporter()];
       });
+      const enrolling = await enrollers(round, store, post, url, () => stopped, (enrollment) => {
+        ackedEnrollments.push(enrollment);
+        ack();
+      });
+      loops.push(...enrolling);
       await target;
       await kill9(server);
       stopped = true;
@@ -187,5 +195,6 @@ describe('crash safety (SIGKILL of a real controller process)', () => {
     }
     await kill9(server);
     t.diagnostic(`writes in flight at a kill that were kept (durable, not yet acknowledged): ${inFlightKept}`);
+    t.diagnostic(`enrollments acknowledged across the kills: ${ackedEnrollments.length}`);
   });
 });

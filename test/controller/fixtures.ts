@@ -8,10 +8,10 @@ import { formatPublicKey, generateKeyPair, type PublicKey, type SecretKey } from
 import { silentLogger } from '../../shared/log.js';
 import { encodeReport, REPORT_PAYLOAD_TYPE, type Report } from '../../shared/report.js';
 import { buildManifest, signManifest } from '../../shared/sign-manifest.js';
-import { createToken } from '../../controller/admin.js';
+import { createToken } from '../../controller/fleet/hosts-and-tokens.js';
 import { parseControllerConfig, type ControllerConfig } from '../../controller/config.js';
-import { createController, type Controller } from '../../controller/server.js';
-import { createFileStore, type ControllerStore } from '../../controller/store.js';
+import { createController, type Controller } from '../../controller/http/server.js';
+import { createFileStore, type ControllerStore } from '../../controller/storage/store.js';
 
 export type KeyPair = { secret: SecretKey; public: PublicKey };
 

@@ -1,7 +1,8 @@
 // Shared helpers for the end-to-end tests: release keys, agent configs, manifests and waiting.
 import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { readJournal, type Journal } from '../../agent/journal.js';
+import { readJournal } from '../../agent/adapters/journal-file.js';
+import type { Journal } from '../../agent/core/journal.js';
 import { writeFileAtomic } from '../../shared/files.js';
 import { formatPublicKey, generateKeyPair, writeKeyPair, type SecretKey } from '../../shared/keys.js';
 import type { Activation } from '../../shared/manifest.js';

@@ -1,8 +1,9 @@
 // The lab registry under /run/tsdeploy-lab and the teardown that kills every process in a lab's namespaces.
-import { readdirSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { writeFileAtomic } from '../../shared/files.js';
+import { cgroupPids, labCgroupDirs, labIdsWithCgroups, removeLabCgroups } from './cgroups.js';
 
 /** One file per live lab; a crashed run's leftovers are found here by the next `createLab`. */
 export const REGISTRY_DIR = '/run/tsdeploy-lab';
@@ -121,11 +122,13 @@ function killAll(pids: readonly number[]): void {
 const ROUNDS = 500;
 const ROUND_MS = 20;
 
-/** One kill pass; true when nothing of the lab was left running. */
+/** One kill pass; true when nothing of the lab was left running and its cgroups (systemd hosts) are gone. */
 function killRound(record: LabRecord, requireMarker: boolean): boolean {
-  const pids = [...labProcesses(record, { requireMarker }), ...markedProcesses(record.id)];
+  // Everything in a lab's own cgroup subtree is the lab's, whatever its environment says.
+  const inCgroups = labCgroupDirs(record.id).flatMap(cgroupPids).filter((pid) => namespacesOf(pid).length > 0);
+  const pids = [...labProcesses(record, { requireMarker }), ...markedProcesses(record.id), ...inCgroups];
   killAll(pids);
-  return pids.length === 0;
+  return pids.length === 0 && removeLabCgroups(record.id);
 }
 
 function removeFiles(record: LabRecord): void {
@@ -183,6 +186,13 @@ export async function removeStaleLabs(): Promise<string[]> {
     if (processStartTime(record.ownerPid) === record.ownerStartTime) continue;
     await destroyLab(record, true);
     removed.push(record.id);
+  }
+  // Cgroups of a lab whose registry entry is already gone (killed between removing the two).
+  for (const id of labIdsWithCgroups()) {
+    // Read now, not from the list above: a lab created meanwhile registers before it makes cgroups.
+    if (existsSync(recordPath(id))) continue;
+    killAll(labCgroupDirs(id).flatMap(cgroupPids));
+    removeLabCgroups(id);
   }
   return removed;
 }

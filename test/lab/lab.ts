@@ -1,13 +1,12 @@
 // The fleet lab: hosts with private Nix stores in their own namespaces, a switch, an infra node and a signed binary cache.
 import { randomBytes } from 'node:crypto';
-import { mkdir, readdir, readlink } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../../shared/files.js';
 import {
   LAB_BASE_DIR,
   type LabRecord,
   destroyLab,
-  destroyLabSync,
   processStartTime,
   removeStaleLabs,
   writeRecord,
@@ -15,18 +14,35 @@ import {
 import { type CacheKey, TSX_IMPORT, makeCacheKey, publishToCache, startCacheServer } from './cache.js';
 import { type LabNode, type LabProcess, type NodeHandle, type SwitchHandle, startNode, startSwitch } from './netns.js';
 import { ensureLabPrerequisites } from './prereqs.js';
-import { SERVICE_PORT, type SystemOptions, type SystemVariant, buildSystemPath } from './systems.js';
+import { hostNixConf, installHooks, liveLabs } from './lab-hooks.js';
+import { SERVICE_PORT, type SystemOptions, type SystemVariant } from './systems.js';
+import { type Generation, profileGenerations, readLinkOrNull } from './host-files.js';
+import { type SystemdLabHost, startSystemdHosts } from './systemd-lab.js';
+import { type SystemdSystemVariant, buildLabSystem } from './systemd-systems.js';
+import { labAgentUnit, readRenderedAgentUnit } from './agent-unit.js';
 
 export type { LabExecOptions, LabExecResult, LabNode, LabProcess } from './netns.js';
 export type { SystemOptions, SystemVariant } from './systems.js';
+export type { Generation } from './host-files.js';
+export type { SystemdLabHost } from './systemd-lab.js';
+export type { BootInfo, UnitState } from './systemd-host.js';
+export type { SystemdSystemVariant } from './systemd-systems.js';
 export { SERVICE_PORT } from './systems.js';
+export { hostNixConf } from './lab-hooks.js';
 
 export interface LabOptions {
   /** Default 3. */
   hosts?: number;
   /** A short prefix for the lab's id (letters, digits, "-"). */
   name?: string;
+  /**
+   * "namespace" (default): namespaces with a private /nix and no init, fast. "systemd": a real systemd as
+   * PID 1 (systemd-nspawn on a cached Debian rootfs), with reboots and power cuts; see systemd-lab.ts.
+   */
+  kind?: HostKind;
 }
+
+export type HostKind = 'namespace' | 'systemd';
 
 export interface LabCache {
   /** As hosts see it, e.g. http://10.213.7.1:8080. */
@@ -35,12 +51,6 @@ export interface LabCache {
   /** "name:base64": the only key the hosts trust. */
   readonly publicKey: string;
   readonly secretKeyFile: string;
-}
-
-export interface Generation {
-  number: number;
-  path: string;
-  current: boolean;
 }
 
 export interface LabHost extends LabNode {
@@ -64,20 +74,28 @@ export interface LabHost extends LabNode {
 export interface BuildOptions extends SystemOptions {
   /** "untrusted": signed only with `lab.untrustedKey`, which no host trusts (a distinct store path). */
   signedBy?: 'cache' | 'untrusted';
+  /** systemd labs: install and enable the tsdeploy-agent unit (NixOS's rendering, adapted) in the system. */
+  agentUnit?: boolean;
 }
 
-export interface Lab {
+export interface Lab<H extends LabHost | SystemdLabHost = LabHost> {
   readonly id: string;
+  readonly kind: HostKind;
   /** The lab's working directory on the real FS. */
   readonly dir: string;
   readonly cache: LabCache;
   /** A second key made by the same keygen; hosts do not trust it. */
   readonly untrustedKey: CacheKey;
-  readonly hosts: readonly LabHost[];
+  readonly hosts: readonly H[];
   /** Where the cache server runs, and where tests run the controller. */
   readonly infra: LabNode;
-  /** nix-build in the machine's store, sign, copy into the lab cache; returns the toplevel store path. */
-  buildSystem(variant: SystemVariant, label: string, options?: BuildOptions): Promise<string>;
+  /**
+   * nix-build in the machine's store, sign, copy into the lab cache; returns the toplevel store path.
+   * Namespace labs build SystemVariant systems, systemd labs SystemdSystemVariant ones.
+   */
+  buildSystem(variant: SystemVariant | SystemdSystemVariant, label: string, options?: BuildOptions): Promise<string>;
+  /** The tsdeploy-agent unit that systems built with `agentUnit: true` carry. */
+  readonly agentUnitText: string;
   /** Kills everything the lab started and removes its files; idempotent. */
   teardown(): Promise<void>;
 }
@@ -92,54 +110,18 @@ export class LabOptionsError extends Error {
   override name = 'LabOptionsError' as const;
 }
 
-const liveLabs = new Map<string, LabRecord>();
-let hooksInstalled = false;
-
-/** Teardown also when the test process exits early, throws, or is interrupted. */
-function installHooks(): void {
-  if (hooksInstalled) return;
-  hooksInstalled = true;
-  const destroyAll = (): void => {
-    for (const record of liveLabs.values()) destroyLabSync(record);
-    liveLabs.clear();
-  };
-  process.on('exit', destroyAll);
-  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
-    const onSignal = (): void => {
-      destroyAll();
-      if (process.listenerCount(signal) === 1) {
-        process.removeListener(signal, onSignal);
-        process.kill(process.pid, signal);
-      }
-    };
-    process.on(signal, onSignal);
-  }
-}
-
-/** A host's nix.conf: only the lab cache, only its key, signatures required. */
-export function hostNixConf(cacheUrl: string, publicKey: string): string {
-  return [
-    '# Written by the tsdeploy fleet lab: this host substitutes only from the lab cache and trusts only its key.',
-    'sandbox = false',
-    `substituters = ${cacheUrl}`,
-    `trusted-public-keys = ${publicKey}`,
-    'require-sigs = true',
-    // The lab publishes right before hosts ask; a remembered "not there" would outlive the test.
-    'narinfo-cache-negative-ttl = 0',
-    // A cut link fails a substitution in seconds instead of minutes.
-    'connect-timeout = 5',
-    'stalled-download-timeout = 30',
-    '',
-  ].join('\n');
-}
-
 function labId(name: string | undefined): string {
   const prefix = (name ?? 'lab').toLowerCase().replace(/[^a-z0-9-]/g, '-').slice(0, 16);
   return `${prefix}-${randomBytes(3).toString('hex')}`;
 }
 
+/** argv of the agent program on a lab host: the machine's node, tsx, and the repo's agent/main.ts. */
+export const AGENT_ARGV: readonly string[] = [process.execPath, '--import', TSX_IMPORT, AGENT_MAIN];
+
 /** Builds a lab: switch, infra (with the cache server), and `hosts` hosts whose /nix starts empty. */
-export async function createLab(options: LabOptions = {}): Promise<Lab> {
+export function createLab(options: LabOptions & { kind: 'systemd' }): Promise<Lab<SystemdLabHost>>;
+export function createLab(options?: LabOptions & { kind?: 'namespace' }): Promise<Lab>;
+export async function createLab(options: LabOptions = {}): Promise<Lab<LabHost> | Lab<SystemdLabHost>> {
   const hostCount = options.hosts ?? 3;
   if (!Number.isInteger(hostCount) || hostCount < 1 || hostCount > MAX_HOSTS) {
     throw new LabOptionsError(`hosts must be 1..${MAX_HOSTS}, got ${hostCount}`);
@@ -169,7 +151,7 @@ export async function createLab(options: LabOptions = {}): Promise<Lab> {
   };
 
   try {
-    return await assemble({ id, dir, subnet, hostCount, record, teardown });
+    return await assemble({ id, dir, subnet, hostCount, record, teardown, kind: options.kind ?? 'namespace' });
   } catch (error) {
     await teardown();
     throw error;
@@ -183,8 +165,9 @@ async function assemble(context: {
   hostCount: number;
   record: LabRecord;
   teardown: () => Promise<void>;
-}): Promise<Lab> {
-  const { id, dir, subnet, hostCount, record } = context;
+  kind: HostKind;
+}): Promise<Lab<LabHost> | Lab<SystemdLabHost>> {
+  const { id, dir, subnet, hostCount, record, kind } = context;
   const keysDir = join(dir, 'keys');
   await mkdir(keysDir, { recursive: true, mode: 0o700 });
   const cacheKey = await makeCacheKey(keysDir, `${id}-cache-1`);
@@ -203,52 +186,77 @@ async function assemble(context: {
   const base = { labId: id, prefixLength: 24, switchPid: sw.holderPid };
 
   const infraPromise = startNode({ ...base, name: 'infra', dir: join(dir, 'infra'), address: infraAddress });
-  const hostPromises = Array.from({ length: hostCount }, async (_, index) => {
-    const name = `host${index}`;
-    const hostDir = join(dir, 'hosts', name);
-    await mkdir(join(hostDir, 'nix'), { recursive: true });
-    await mkdir(join(hostDir, 'state'), { recursive: true, mode: 0o700 });
-    await writeFileAtomic(join(hostDir, 'etc-nix', 'nix.conf'), nixConf);
-    const node = await startNode({
-      ...base,
-      name,
-      dir: hostDir,
-      address: `${subnet}.${10 + index}`,
-      nixDir: join(hostDir, 'nix'),
-      etcNixDir: join(hostDir, 'etc-nix'),
+  let hosts: LabHost[] | SystemdLabHost[];
+  let infra: NodeHandle;
+  if (kind === 'systemd') {
+    infra = await infraPromise;
+    record.namespaces.push(...infra.namespaces);
+    await writeRecord(record);
+    await sw.attach(['infra']);
+    await startCacheServer(infra, cacheDir, CACHE_PORT, join(dir, 'infra'));
+    hosts = await startSystemdHosts({
+      labId: id, labDir: dir, subnet, hostCount, nixConf, switchPid: sw.holderPid, repoDir: REPO_ROOT,
+      servicePort: SERVICE_PORT, agentArgv: AGENT_ARGV,
+      setPort: (port, up) => sw.setPort(port, up),
+      attach: (port) => sw.attach([port]),
+      // A power cut makes new namespaces: recorded at once, so an interrupted run's leftovers are still found.
+      onNamespaces: async (_host, namespaces) => {
+        record.namespaces.push(...namespaces);
+        await writeRecord(record);
+      },
     });
-    return { node, hostDir };
-  });
-  const settled = await Promise.allSettled([infraPromise, ...hostPromises]);
-  // Every started holder is recorded, even when another failed, so teardown finds it.
-  for (const result of settled) {
-    if (result.status === 'fulfilled') {
-      const node = 'node' in result.value ? result.value.node : result.value;
-      record.namespaces.push(...node.namespaces);
+  } else {
+    const hostPromises = Array.from({ length: hostCount }, async (_, index) => {
+      const name = `host${index}`;
+      const hostDir = join(dir, 'hosts', name);
+      await mkdir(join(hostDir, 'nix'), { recursive: true });
+      await mkdir(join(hostDir, 'state'), { recursive: true, mode: 0o700 });
+      await writeFileAtomic(join(hostDir, 'etc-nix', 'nix.conf'), nixConf);
+      const node = await startNode({
+        ...base,
+        name,
+        dir: hostDir,
+        address: `${subnet}.${10 + index}`,
+        nixDir: join(hostDir, 'nix'),
+        etcNixDir: join(hostDir, 'etc-nix'),
+      });
+      return { node, hostDir };
+    });
+    const settled = await Promise.allSettled([infraPromise, ...hostPromises]);
+    // Every started holder is recorded, even when another failed, so teardown finds it.
+    for (const result of settled) {
+      if (result.status === 'fulfilled') {
+        const node = 'node' in result.value ? result.value.node : result.value;
+        record.namespaces.push(...node.namespaces);
+      }
     }
+    await writeRecord(record);
+    const failed = settled.find((result) => result.status === 'rejected');
+    if (failed !== undefined) throw failed.reason;
+    infra = await infraPromise;
+    const started = await Promise.all(hostPromises);
+
+    await sw.attach(['infra', ...started.map(({ node }) => node.name)]);
+    await startCacheServer(infra, cacheDir, CACHE_PORT, join(dir, 'infra'));
+
+    hosts = started.map(({ node, hostDir }) => makeHost(node, hostDir, sw));
   }
-  await writeRecord(record);
-  const failed = settled.find((result) => result.status === 'rejected');
-  if (failed !== undefined) throw failed.reason;
-  const infra = await infraPromise;
-  const started = await Promise.all(hostPromises);
 
-  await sw.attach(['infra', ...started.map(({ node }) => node.name)]);
-  await startCacheServer(infra, cacheDir, CACHE_PORT, join(dir, 'infra'));
-
-  const hosts = started.map(({ node, hostDir }) => makeHost(node, hostDir, sw));
-
-  const buildSystem = async (variant: SystemVariant, label: string, buildOptions: BuildOptions = {}): Promise<string> => {
-    const { signedBy = 'cache', ...systemOptions } = buildOptions;
+  const agentUnitText = labAgentUnit(readRenderedAgentUnit(), { agentArgv: AGENT_ARGV }).text;
+  const buildSystem = async (variant: SystemVariant | SystemdSystemVariant, label: string, buildOptions: BuildOptions = {}): Promise<string> => {
+    const { signedBy = 'cache', agentUnit = false, ...systemOptions } = buildOptions;
     const key = signedBy === 'untrusted' ? untrustedKey : cacheKey;
-    const path = await buildSystemPath(variant, label, { ...systemOptions, signer: signedBy === 'untrusted' ? 'untrusted' : 'cache' });
+    const signer = signedBy === 'untrusted' ? 'untrusted' : 'cache';
+    const path = await buildLabSystem(kind, variant, label, { ...systemOptions, signer, ...(agentUnit ? { agentUnit: agentUnitText } : {}) });
     await publishToCache([path], key, cacheDir);
     return path;
   };
 
   return {
     id,
+    kind,
     dir,
+    agentUnitText,
     cache: { url: cacheUrl, dir: cacheDir, publicKey: cacheKey.publicKey, secretKeyFile: cacheKey.secretKeyFile },
     untrustedKey,
     hosts,
@@ -263,36 +271,14 @@ function publicNode(node: NodeHandle): LabNode {
   return { name: node.name, address: node.address, exec: node.exec, spawn: node.spawn, httpGet: node.httpGet };
 }
 
-async function readLinkOrNull(path: string): Promise<string | null> {
-  return readlink(path).catch(() => null);
-}
-
 function makeHost(node: NodeHandle, hostDir: string, sw: SwitchHandle): LabHost {
-  const profiles = join(hostDir, 'nix', 'var', 'nix', 'profiles');
   return {
     ...publicNode(node),
     dir: hostDir,
     stateDir: join(hostDir, 'state'),
     // The host's /run is a private tmpfs; /proc/PID/root shows it from outside.
     currentSystem: () => readLinkOrNull(`/proc/${node.holderPid}/root/run/current-system`),
-    profileGenerations: async () => {
-      const entries = await readdir(profiles).catch(() => [] as string[]);
-      const current = await readLinkOrNull(join(profiles, 'system'));
-      const generations = await Promise.all(
-        entries.flatMap((entry) => {
-          const match = /^system-(\d+)-link$/.exec(entry);
-          if (match === null) return [];
-          return [
-            readLinkOrNull(join(profiles, entry)).then((path) => ({
-              number: Number(match[1]),
-              path: path ?? '',
-              current: current === entry,
-            })),
-          ];
-        }),
-      );
-      return generations.sort((a, b) => a.number - b.number);
-    },
+    profileGenerations: () => profileGenerations(join(hostDir, 'nix')),
     healthStatus: () => node.httpGet(`http://127.0.0.1:${SERVICE_PORT}/health`, 2000),
     cutLink: () => sw.setPort(node.name, false),
     restoreLink: () => sw.setPort(node.name, true),

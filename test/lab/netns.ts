@@ -53,12 +53,12 @@ export class LabStartError extends Error {
 const HOST_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 
 /** A clean environment, as on a freshly booted host; HOME lives on the node's private /run. */
-function nodeEnv(labId: string, extra: Record<string, string> | undefined): Record<string, string> {
+export function nodeEnv(labId: string, extra: Record<string, string> | undefined): Record<string, string> {
   return { PATH: HOST_PATH, HOME: '/run/home', LANG: 'C.UTF-8', [LAB_ENV_MARKER]: labId, ...extra };
 }
 
 /** Starts a holder and waits for its "ready" line; it dies with this process (PR_SET_PDEATHSIG). */
-function startHolder(
+export function startHolder(
   argv: readonly [string, ...string[]],
   labId: string,
   what: string,
@@ -181,7 +181,26 @@ export async function startNode(spec: NodeSpec): Promise<NodeHandle> {
     spec.labId,
     `lab node ${spec.name}`,
   );
-  const enter = ['nsenter', '-t', String(holder.pid), '-m', '-n', '--'] as const;
+  const { exec, spawn: spawnIn, httpGet } = nodeCommands(['nsenter', '-t', String(holder.pid), '-m', '-n', '--'], spec.labId, logDir);
+  return {
+    name: spec.name,
+    address: spec.address,
+    holderPid: holder.pid,
+    namespaces: labNamespacesOf(holder.pid),
+    logDir,
+    exec,
+    spawn: spawnIn,
+    httpGet,
+  };
+}
+
+/** exec, spawn and httpGet for a node entered with the `enter` argv prefix (nsenter … --). */
+export function nodeCommands(
+  enter: readonly [string, ...string[]],
+  labId: string,
+  logDir: string,
+  baseEnv: Record<string, string> = {},
+): Pick<LabNode, 'exec' | 'spawn' | 'httpGet'> {
   let spawned = 0;
 
   const exec = async (argv: readonly string[], options: LabExecOptions = {}): Promise<LabExecResult> => {
@@ -189,7 +208,7 @@ export async function startNode(spec: NodeSpec): Promise<NodeHandle> {
     try {
       const result = await runCommand({
         argv: [...enter, ...argv],
-        env: nodeEnv(spec.labId, options.env),
+        env: nodeEnv(labId, { ...baseEnv, ...options.env }),
         ...(options.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs }),
         ...(options.input === undefined ? {} : { input: options.input }),
         onLine: (stream, line) => {
@@ -210,9 +229,10 @@ export async function startNode(spec: NodeSpec): Promise<NodeHandle> {
     const logFile = options.logFile ?? join(logDir, `${basename(argv[0] ?? 'process')}-${spawned}.log`);
     const fd = openSync(logFile, 'a');
     // setpriv: a test process that dies takes its agents and controllers with it.
-    const child = spawn(enter[0], [...enter.slice(1), 'setpriv', '--pdeathsig', 'KILL', '--', ...argv], {
+    const [program, ...enterArgs] = enter;
+    const child = spawn(program, [...enterArgs, 'setpriv', '--pdeathsig', 'KILL', '--', ...argv], {
       stdio: ['ignore', fd, fd],
-      env: nodeEnv(spec.labId, options.env),
+      env: nodeEnv(labId, { ...baseEnv, ...options.env }),
     });
     closeSync(fd);
     const exited = new Promise<number | null>((resolve) => {
@@ -237,14 +257,5 @@ export async function startNode(spec: NodeSpec): Promise<NodeHandle> {
     return HttpAnswerSchema.parse(JSON.parse(result.stdout));
   };
 
-  return {
-    name: spec.name,
-    address: spec.address,
-    holderPid: holder.pid,
-    namespaces: labNamespacesOf(holder.pid),
-    logDir,
-    exec,
-    spawn: spawnIn,
-    httpGet,
-  };
+  return { exec, spawn: spawnIn, httpGet };
 }

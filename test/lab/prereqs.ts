@@ -1,4 +1,4 @@
-// Checks what the lab needs (Linux, root, Nix, iproute2, util-linux) and runs scripts/install-prereqs.sh when something is missing.
+// Checks what the lab needs (Linux, root, Nix, iproute2, util-linux, systemd-nspawn, debootstrap) and runs scripts/install-prereqs.sh when something is missing.
 import { accessSync, constants, readFileSync, realpathSync } from 'node:fs';
 import { basename, delimiter, dirname, join } from 'node:path';
 import { runCommand } from '../../shared/command.js';
@@ -19,6 +19,8 @@ const PROGRAMS: ReadonlyArray<readonly [string, string]> = [
   ['nsenter', 'util-linux'],
   ['setpriv', 'util-linux'],
   ['mount', 'mount'],
+  ['systemd-nspawn', 'systemd-container'],
+  ['debootstrap', 'debootstrap'],
 ];
 
 const SEARCH_PATH = ['/usr/local/sbin', '/usr/local/bin', '/usr/sbin', '/usr/bin', '/sbin', '/bin'];

@@ -1,85 +1,14 @@
 # Stand-ins for the NixOS options that nixos-module/ sets (no nixpkgs checkout can be fetched here): the
 # same names, and types that merge as NixOS's do. No freeform types, so a misspelt option fails the test.
+# systemd's options are in systemd-stubs.nix.
 { lib, pkgs, ... }:
 
 let
   inherit (lib) mkOption types;
 
-  # NixOS's unit options: a list definition is concatenated, anything else must be defined once.
-  unitAtom = types.oneOf [
-    types.bool
-    types.int
-    types.str
-    types.package
-  ];
-  unitOption = types.either unitAtom (types.listOf unitAtom);
-
   strings = mkOption {
     type = types.listOf types.str;
     default = [ ];
-  };
-
-  serviceType = types.submodule {
-    options = {
-      enable = mkOption {
-        type = types.bool;
-        default = true;
-      };
-      description = mkOption {
-        type = types.str;
-        default = "";
-      };
-      wantedBy = strings;
-      requiredBy = strings;
-      wants = strings;
-      requires = strings;
-      after = strings;
-      before = strings;
-      path = mkOption {
-        type = types.listOf (types.either types.package types.str);
-        default = [ ];
-      };
-      environment = mkOption {
-        type = types.attrsOf (
-          types.nullOr (
-            types.oneOf [
-              types.str
-              types.path
-              types.package
-            ]
-          )
-        );
-        default = { };
-      };
-      serviceConfig = mkOption {
-        type = types.attrsOf unitOption;
-        default = { };
-      };
-      unitConfig = mkOption {
-        type = types.attrsOf unitOption;
-        default = { };
-      };
-      script = mkOption {
-        type = types.lines;
-        default = "";
-      };
-      restartIfChanged = mkOption {
-        type = types.bool;
-        default = true;
-      };
-      reloadIfChanged = mkOption {
-        type = types.bool;
-        default = false;
-      };
-      stopIfChanged = mkOption {
-        type = types.bool;
-        default = true;
-      };
-      restartTriggers = mkOption {
-        type = types.listOf types.unspecified;
-        default = [ ];
-      };
-    };
   };
 
   # NixOS's nix.settings: a few declared settings, and a freeform of Nix's value types for the rest.
@@ -103,12 +32,9 @@ let
   };
 in
 {
-  options = {
-    systemd.services = mkOption {
-      type = types.attrsOf serviceType;
-      default = { };
-    };
+  imports = [ ./systemd-stubs.nix ];
 
+  options = {
     nix = {
       package = mkOption {
         type = types.package;
@@ -204,6 +130,22 @@ in
       type = types.listOf types.str;
       default = [ ];
       internal = true;
+    };
+
+    # As nixos/modules/misc/meta.nix: maintainers from lib.maintainers, one documentation file per module.
+    meta = {
+      maintainers = mkOption {
+        type = types.listOf (types.attrsOf types.anything);
+        default = [ ];
+        internal = true;
+      };
+      doc = mkOption {
+        # Every module's file with its definition, as NixOS keeps them.
+        type = types.path // {
+          merge = _loc: defs: defs;
+        };
+        internal = true;
+      };
     };
   };
 }

@@ -10,6 +10,10 @@
   tsxLoader,
   # Changes every test run, so the tsdeploy stand-in (which reads the checkout outside the store) is rebuilt.
   nonce,
+  # The golden unit is rendered for x86_64-linux with a tsdeploy that depends on nothing of this
+  # machine (never built), so its store paths are the same on every machine.
+  system ? builtins.currentSystem,
+  fixedTsdeploy ? false,
 }:
 
 let
@@ -17,8 +21,7 @@ let
     name: script: env:
     derivation (
       {
-        inherit name;
-        system = builtins.currentSystem;
+        inherit name system;
         builder = "/bin/sh";
         args = [
           "-ec"
@@ -77,12 +80,22 @@ let
       in
       f (builtins.intersectAttrs (lib.functionArgs f) self // overrides);
 
+    stdenv.hostPlatform = { inherit system; };
+
     systemd = emptyPackage "systemd-stand-in";
     nix = emptyPackage "nix-stand-in";
     nodejs = emptyPackage "nodejs-stand-in";
+    coreutils = emptyPackage "coreutils-stand-in";
+    findutils = emptyPackage "findutils-stand-in";
+    gnugrep = emptyPackage "gnugrep-stand-in";
+    gnused = emptyPackage "gnused-stand-in";
+    versionCheckHook = emptyPackage "versionCheckHook-stand-in";
 
     tsdeploy =
-      shellDerivation "tsdeploy-stand-in"
+      if fixedTsdeploy then
+        shellDerivation "tsdeploy-0.1.0" "exit 1" { }
+      else
+        shellDerivation "tsdeploy-stand-in"
         ''
           mkdir -p "$out/bin"
           for program in agent controller; do

@@ -216,3 +216,41 @@ describe('acceptManifest refuses', () => {
     assert.throws(() => acceptManifest(input(bytesOf(env), { last: { version: 5, digest: 'x' } })), WrongHostError);
   });
 });
+
+describe('acceptManifest refuses malleable encodings', () => {
+  it('a payload re-encoded with non-zero padding bits', () => {
+    const env = envelopeOf(manifest());
+    // The payload JSON ends in "}", so its base64 ends in padding; bump the last data character.
+    assert.match(env.payload, /=$/);
+    const chars = env.payload.replace(/=+$/, '');
+    const last = chars[chars.length - 1] ?? 'A';
+    const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
+    const bumped = chars.slice(0, -1) + alphabet[alphabet.indexOf(last) + 1] + env.payload.slice(chars.length);
+    assert.deepEqual(Buffer.from(bumped, 'base64'), Buffer.from(env.payload, 'base64'), 'same bytes, other spelling');
+    assert.throws(() => acceptManifest(input(bytesOf({ ...env, payload: bumped }))), /not canonical base64/);
+  });
+
+  it('a payload in the URL-safe base64 alphabet', () => {
+    const env = envelopeOf({ ...manifest(), note: '>>>???>>>' });
+    const urlSafe = env.payload.replace(/\+/g, '-').replace(/\//g, '_');
+    assert.notEqual(urlSafe, env.payload);
+    assert.throws(() => acceptManifest(input(bytesOf({ ...env, payload: urlSafe }))), ManifestMalformedError);
+  });
+
+  it('a signature re-encoded without its padding', () => {
+    const env = envelopeOf(manifest());
+    const signatures = env.signatures.map((s) => ({ ...s, sig: s.sig.replace(/=+$/, '') }));
+    assert.throws(() => acceptManifest(input(bytesOf({ ...env, signatures }))), ManifestMalformedError);
+  });
+
+  it('a payload with the same key twice, whichever copy a reader would keep', () => {
+    const text = JSON.stringify(manifest()).replace('"version":5', '"version":5,"version":6');
+    assert.throws(() => acceptManifest(input(bytesOf(envelopeOf(text)))), /duplicate key "version"/);
+  });
+
+  it('an envelope with the same key twice', () => {
+    const env = envelopeOf(manifest());
+    const text = encodeEnvelope(env).replace('"payloadType":', '"payloadType": "x", "payloadType":');
+    assert.throws(() => acceptManifest(input(Buffer.from(text))), /duplicate key "payloadType"/);
+  });
+});

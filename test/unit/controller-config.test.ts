@@ -36,8 +36,11 @@ describe('ControllerConfigSchema', () => {
       releaseThreshold: 1,
       heartbeatSeconds: 60,
       silentAfterHeartbeats: 3,
+      rolloutTickSeconds: 5,
       maxWaitSeconds: 60,
       reports: { maxLogBytes: 1024 * 1024, keepRotated: 3 },
+      limits: { maxConnections: 1024, headersTimeoutSeconds: 10, requestTimeoutSeconds: 30 },
+      enrollment: { maxPending: 100, pendingTtlSeconds: 604_800, perAddressPerMinute: 10 },
       logLevel: 'info',
     });
   });
@@ -50,6 +53,8 @@ describe('ControllerConfigSchema', () => {
     ['a threshold above the distinct keys', { trustedReleaseKeys: [KEY, KEY], releaseThreshold: 2 }, /releaseThreshold 2 is more than the 1/],
     ['an unknown field', { trustedReleaseKeys: [KEY], extra: true }, /extra/],
     ['a relative stateDir', { trustedReleaseKeys: [KEY], stateDir: 'state' }, /absolute/],
+    ['a request deadline shorter than the header deadline', { trustedReleaseKeys: [KEY], limits: { headersTimeoutSeconds: 20, requestTimeoutSeconds: 5 } }, /requestTimeoutSeconds/],
+    ['no connection allowed', { trustedReleaseKeys: [KEY], limits: { maxConnections: 0 } }, /maxConnections/],
     ['a listen without a port', { trustedReleaseKeys: [KEY], listen: 'localhost' }, /HOST:PORT/],
     ['a wait above 60 seconds', { trustedReleaseKeys: [KEY], maxWaitSeconds: 61 }, /maxWaitSeconds/],
     ['an unknown reports field', { trustedReleaseKeys: [KEY], reports: { keep: 1 } }, /reports/],

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { isHostName, isStorePath } from '../../shared/validate.js';
 import { parseDuration } from '../../shared/duration.js';
+import { exitCodeFor } from '../../shared/errors.js';
 
 const HASH = '0c6p8xrgjhkxcmhk6x1qql3w5s4ah3hz';
 
@@ -63,5 +64,9 @@ describe('durations', () => {
   });
   it('refuses zero, no unit and unknown units', () => {
     for (const bad of ['0s', '7', '7w', '-1h', 'h', '']) assert.throws(() => parseDuration(bad), /invalid duration/);
+    assert.throws(() => parseDuration('0s'), /zero is not allowed/);
+    assert.throws(() => parseDuration('100y'), /use a number with ms, s, m, h or d/);
+    assert.throws(() => parseDuration('99999999999999d'), /too large/);
+    assert.throws(() => parseDuration('100y'), (error: unknown) => exitCodeFor(error) === 2);
   });
 });

@@ -1,0 +1,299 @@
+// The agent's driver: it decides nothing. It persists the journal, performs the core's effects through
+// the ports, and feeds each result back to the core as an event.
+import { join } from 'node:path';
+import { acceptManifest, isRejectionError } from '../shared/accept.js';
+import { errorMessage } from '../shared/errors.js';
+import type { PublicKey } from '../shared/keys.js';
+import type { Logger } from '../shared/log.js';
+import type { HealthResult, HostFacts, Phase, Report } from '../shared/report.js';
+import type { AgentConfig } from './config.js';
+import { failureReason, judgeRound, onlyControllerFailed, type WindowState } from './core/health-window.js';
+import type { Deployment, Journal } from './core/journal.js';
+import { outcomeOf } from './core/outcome.js';
+import { planRollback } from './core/rollback-plan.js';
+import { announce, isTerminal, step, type Effect, type Event, type Observation, type Policy, type StepResult } from './core/step.js';
+import { performProbation } from './perform-probation.js';
+import type { Clock, HealthProbe, HostProbe, JournalStore, ManifestSource, Nix, ReportSink } from './ports.js';
+
+export { outcomeOf } from './core/outcome.js';
+
+export interface AgentDeps {
+  readonly config: AgentConfig;
+  readonly log: Logger;
+  readonly nix: Nix;
+  readonly source: ManifestSource;
+  readonly reports: ReportSink;
+  readonly journal: JournalStore;
+  readonly health: HealthProbe;
+  readonly host: HostProbe;
+  readonly clock: Clock;
+  readonly trustedKeys: readonly PublicKey[];
+  /** True when reports can reach a controller (the `controller` health check needs one). */
+  readonly hasController: boolean;
+  /**
+   * Fault injection for crash tests: called after each journal write is durable. The lab's kill -9
+   * matrix uses it to stop the agent exactly at a phase boundary; production leaves it unset.
+   */
+  readonly afterPersist?: (journal: Journal) => Promise<void>;
+}
+
+export type CycleResult =
+  | { readonly kind: 'no-manifest' }
+  | { readonly kind: 'unchanged' }
+  | { readonly kind: 'rejected'; readonly error: string }
+  | { readonly kind: 'deployed'; readonly deployment: Deployment };
+
+export interface Agent {
+  /** Finishes a deployment (or an operator's rollback) left unfinished by a crash or restart. */
+  resume(): Promise<Deployment | null>;
+  /** One fetch-accept-apply cycle. */
+  cycle(waitSeconds: number): Promise<CycleResult>;
+  /** The operator's rollback, journaled like a deployment so an interrupted one resumes. */
+  rollbackManually(): Promise<{ ok: boolean; detail: string }>;
+  heartbeat(): Promise<void>;
+  /** Delivers queued reports; true when the queue is empty afterwards. */
+  flushReports(): Promise<boolean>;
+  journal(): Promise<Journal>;
+}
+
+export function createAgent(deps: AgentDeps): Agent {
+  const { config, log, nix, clock } = deps;
+  const policy: Policy = { ...config.rollback, maxResumes: 3, minFreeBytes: config.minFreeBytes, probation: config.probation };
+  const gcRoot = join(config.stateDir, 'gcroots', 'desired');
+  const fields = (d: Deployment) => ({ host: config.host, version: d.version, storePath: d.storePath, phase: d.phase });
+  let lastRejectedEtag: string | null = null;
+  let etag: string | null = null;
+
+  const flushReports = () => deps.reports.flush();
+
+  /** Queues a signed report of the journal's state and starts its delivery without waiting for it. */
+  const report = async (
+    journal: Journal,
+    extra: { kind?: Report['kind']; phase?: Phase; error?: string | null; health?: readonly HealthResult[]; facts?: HostFacts | null } = {},
+  ): Promise<void> => {
+    const deployment = journal.deployment;
+    const phase = extra.phase ?? deployment?.phase ?? 'idle';
+    const profile = await nix.readProfile(config.profile);
+    const version = deployment?.version || journal.lastAccepted?.version || null;
+    await deps.reports.enqueue({
+      host: config.host,
+      time: clock.now().toISOString(),
+      kind: extra.kind ?? 'phase',
+      manifestVersion: version,
+      desiredPath: deployment?.storePath ?? null,
+      phase,
+      outcome: outcomeOf(phase),
+      currentSystem: await nix.currentSystem(),
+      bootedSystem: await nix.bootedSystem(),
+      generation: profile?.generation ?? null,
+      health: [...(extra.health ?? journal.lastHealth?.results ?? [])],
+      error: extra.error !== undefined ? extra.error : (deployment?.reason ?? null),
+      facts: extra.facts ?? null,
+    });
+    void flushReports().catch((error: unknown) => log.warn({ err: errorMessage(error) }, 'report delivery failed'));
+  };
+
+  const persist = async (journal: Journal, before: Journal): Promise<void> => {
+    await deps.journal.write(journal);
+    const deployment = journal.deployment;
+    if (deployment !== null && deployment.phase !== before.deployment?.phase) {
+      await deps.afterPersist?.(journal);
+      log.info({ ...fields(deployment), reason: deployment.reason ?? undefined }, `phase ${deployment.phase}`);
+      await report(journal);
+    }
+  };
+
+  const controllerAccepts = async (): Promise<{ ok: boolean; detail: string }> => {
+    if (!deps.hasController) return { ok: false, detail: 'no controller configured' };
+    if ((await deps.reports.queued()) === 0) await report(await deps.journal.read(), { kind: 'heartbeat' });
+    const empty = await flushReports();
+    return empty ? { ok: true, detail: 'report accepted by the controller' } : { ok: false, detail: 'controller unreachable or refused the report' };
+  };
+
+  /** Runs rounds of checks until the core's window rule decides. */
+  const healthWindow = async (): Promise<{ ok: boolean; results: HealthResult[] }> => {
+    const timing = { timeoutMs: config.health.timeoutSeconds * 1000, stableMs: config.health.stableSeconds * 1000 };
+    let state: WindowState = { startedAt: clock.now().getTime(), passingSince: null };
+    for (;;) {
+      const results = await deps.health.run(controllerAccepts);
+      const judged = judgeRound(state, results.every((r) => r.ok), clock.now().getTime(), timing);
+      state = judged.state;
+      if (judged.verdict !== 'continue') {
+        log.info({ host: config.host, phase: 'checking-health', ok: judged.verdict === 'passed', results }, 'health window decided');
+        return { ok: judged.verdict === 'passed', results };
+      }
+      await clock.sleep(config.health.intervalSeconds * 1000);
+    }
+  };
+
+  const observe = async (): Promise<Observation> => ({
+    profile: await nix.readProfile(config.profile),
+    currentSystem: await nix.currentSystem(),
+    bootedSystem: await nix.bootedSystem(),
+    bootId: (await deps.host.bootId?.()) ?? null,
+  });
+
+  const perform = async (effect: Effect): Promise<Event> => {
+    switch (effect.type) {
+      case 'preflight': {
+        let plan = null;
+        let dryRunError: string | null = null;
+        try {
+          plan = await nix.dryRun(effect.storePath);
+        } catch (error) {
+          dryRunError = errorMessage(error);
+        }
+        if (plan !== null) log.info({ host: config.host, storePath: effect.storePath, ...plan }, 'closure to fetch');
+        return { type: 'preflight-measured', measure: { plan, dryRunError, freeBytes: plan === null ? null : await deps.host.freeBytes() } };
+      }
+      case 'realise':
+        try {
+          await nix.realise(effect.storePath, gcRoot);
+        } catch (error) {
+          return { type: 'realise-failed', error: `realise failed: ${errorMessage(error)}` };
+        }
+        return { type: 'realised', previous: { ...(await readPrevious()) }, bootId: (await deps.host.bootId?.()) ?? null };
+      case 'set-profile':
+        try {
+          return { type: 'profile-set', generation: (await nix.setProfile(config.profile, effect.storePath)).generation };
+        } catch (error) {
+          return { type: 'profile-failed', error: `setting the profile failed: ${errorMessage(error)}` };
+        }
+      case 'activate':
+        if (effect.resumed) log.info({ host: config.host, storePath: effect.storePath, phase: 'activating' }, 're-running an interrupted activation');
+        try {
+          const output = await nix.activate(effect.storePath, effect.activation);
+          if (effect.activation === 'dry-activate') log.info({ host: config.host, output }, 'dry activation: what would change');
+          return { type: 'activated' };
+        } catch (error) {
+          return { type: 'activation-failed', error: errorMessage(error) };
+        }
+      case 'check-health': {
+        const { ok, results } = await healthWindow();
+        if (ok) return { type: 'healthy', results };
+        const controllerUnreachable = onlyControllerFailed(results);
+        return { type: 'unhealthy', results, controllerUnreachable, reason: controllerUnreachable ? 'controller unreachable after switch' : failureReason(results) };
+      }
+      case 'rollback':
+        return rollBack(effect);
+      case 'probation':
+      case 'stage-boot':
+        return performProbation(effect, { nix, profile: config.profile, log, host: config.host });
+    }
+  };
+
+  const readPrevious = async () => {
+    const profile = await nix.readProfile(config.profile);
+    return { generation: profile?.generation ?? null, path: profile?.path ?? null, currentSystem: await nix.currentSystem() };
+  };
+
+  /** Carries out the core's rollback plan: the recorded generation, activated in the deployment's mode. */
+  const rollBack = async (effect: Extract<Effect, { type: 'rollback' }>): Promise<Event> => {
+    const plan = planRollback(effect.previous, effect.activation);
+    if (plan === null) return { type: 'rollback-failed', error: 'no previous system recorded' };
+    try {
+      // --switch-generation to the generation already current changes nothing, so a resumed rollback repeats it safely.
+      if (plan.generation !== null) await nix.switchGeneration(config.profile, plan.generation);
+      await nix.activate(plan.target, plan.mode);
+      if (!plan.checkHealth) return { type: 'rolled-back', results: [] };
+      const { ok, results } = await healthWindow();
+      return ok ? { type: 'rolled-back', results } : { type: 'rollback-failed', error: `previous generation is unhealthy too: ${failureReason(results)}` };
+    } catch (error) {
+      return { type: 'rollback-failed', error: errorMessage(error) };
+    }
+  };
+
+  /** Persists, performs and steps until the deployment reaches a terminal phase. */
+  const drive = async (start: StepResult): Promise<Journal> => {
+    let journal = start.journal;
+    let effect = start.effect;
+    while (effect !== null) {
+      const announced = announce(journal, effect, clock.now());
+      await persist(announced, journal);
+      const event = await perform(effect);
+      // During a shutdown an effect's result means nothing (checks fail, systemd refuses jobs): never journaled.
+      while (await deps.host.shuttingDown?.()) await clock.sleep(60_000);
+      const next = step(announced, event, clock.now(), policy);
+      if (next.note !== undefined && next.journal.deployment !== null) log.info(fields(next.journal.deployment), next.note);
+      await persist(next.journal, announced);
+      journal = next.journal;
+      effect = next.effect;
+    }
+    return journal;
+  };
+
+  /** Applies one event, persists, and drives whatever it starts. */
+  const apply = async (journal: Journal, event: Event): Promise<{ journal: Journal; note: string | undefined }> => {
+    const next = step(journal, event, clock.now(), policy);
+    await persist(next.journal, journal);
+    return { journal: await drive(next), note: next.note };
+  };
+
+  const resume = async (): Promise<Deployment | null> => {
+    const journal = await deps.journal.read();
+    const deployment = journal.deployment;
+    if (deployment === null || isTerminal(deployment.phase)) return deployment;
+    log.info(fields(deployment), 'resuming interrupted deployment');
+    const { journal: final, note } = await apply(journal, { type: 'resume', observed: await observe() });
+    if (note !== undefined) log.info({ host: config.host }, note);
+    return final.deployment;
+  };
+
+  const cycle = async (waitSeconds: number): Promise<CycleResult> => {
+    await resume();
+    const fetched = await deps.source.fetch(etag, waitSeconds);
+    if (fetched.kind === 'none') return { kind: 'no-manifest' };
+    if (fetched.kind === 'unchanged') return { kind: 'unchanged' };
+    etag = fetched.etag;
+    const journal = await deps.journal.read();
+    let accepted;
+    try {
+      accepted = acceptManifest({ bytes: fetched.bytes, trustedKeys: deps.trustedKeys, threshold: config.threshold, host: config.host, last: journal.lastAccepted, now: clock.now() });
+    } catch (error) {
+      if (!isRejectionError(error)) throw error;
+      if (lastRejectedEtag !== fetched.etag) {
+        lastRejectedEtag = fetched.etag;
+        log.warn({ host: config.host, phase: 'rejected', reason: error.reason }, `manifest rejected: ${error.message}`);
+        await report(journal, { phase: 'rejected', error: `manifest rejected: ${error.message}` });
+      }
+      return { kind: 'rejected', error: error.message };
+    }
+    if (accepted.kind === 'unchanged') return { kind: 'unchanged' };
+    const { manifest } = accepted;
+    log.info({ host: config.host, version: manifest.version, storePath: manifest.storePath, phase: 'accepted', signers: accepted.signers }, 'manifest accepted');
+    const event: Event = { type: 'manifest', manifest, digest: accepted.digest, currentSystem: await nix.currentSystem() };
+    const { journal: final, note } = await apply(journal, event);
+    if (note !== undefined) {
+      log.info({ host: config.host, version: manifest.version, storePath: manifest.storePath }, note);
+      return { kind: 'unchanged' };
+    }
+    return final.deployment === null ? { kind: 'unchanged' } : { kind: 'deployed', deployment: final.deployment };
+  };
+
+  const rollbackManually = async (): Promise<{ ok: boolean; detail: string }> => {
+    const journal = await deps.journal.read();
+    const event: Event = { type: 'operator-rollback', generations: await nix.listGenerations(config.profile), observed: await observe() };
+    const { journal: final, note } = await apply(journal, event);
+    const deployment = final.deployment;
+    if (note !== undefined || deployment === null || deployment.trigger !== 'operator' || deployment === journal.deployment) {
+      return { ok: false, detail: note ?? 'nothing to roll back' };
+    }
+    const ok = deployment.phase === 'rolled-back';
+    const target = deployment.previous;
+    const detail = ok ? `returned to generation ${target?.generation ?? '?'} (${target?.path ?? '?'})` : (deployment.reason ?? 'failed');
+    log.info({ host: config.host, phase: deployment.phase, detail }, 'manual rollback');
+    return { ok, detail };
+  };
+
+  return {
+    resume,
+    cycle,
+    rollbackManually,
+    flushReports,
+    journal: () => deps.journal.read(),
+    async heartbeat() {
+      const journal = await deps.journal.read();
+      await report(journal, { kind: 'heartbeat', phase: journal.deployment?.phase ?? 'idle', facts: await deps.host.facts() });
+    },
+  };
+}

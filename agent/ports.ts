@@ -1,0 +1,74 @@
+// The narrow interfaces the driver works through; adapters/ implements them, tests fake them.
+import type { Activation } from '../shared/manifest.js';
+import type { HealthResult, HostFacts, Report } from '../shared/report.js';
+import type { Journal } from './core/journal.js';
+import type { DryRunPlan } from './core/preflight.js';
+import type { GenerationLink } from './core/rollback-plan.js';
+
+export interface ProfileState {
+  readonly generation: number;
+  readonly path: string;
+}
+
+/** Every Nix command the agent runs, and the links it reads. */
+export interface Nix {
+  dryRun(storePath: string): Promise<DryRunPlan | null>;
+  realise(storePath: string, gcRoot: string): Promise<void>;
+  readProfile(profile: string): Promise<ProfileState | null>;
+  /** The profile's generations that still exist, oldest first. */
+  listGenerations(profile: string): Promise<GenerationLink[]>;
+  setProfile(profile: string, storePath: string): Promise<ProfileState>;
+  switchGeneration(profile: string, generation: number): Promise<ProfileState>;
+  activate(systemPath: string, action: Activation): Promise<string>;
+  /** The system that is running now (/run/current-system) and the one booted (/run/booted-system). */
+  currentSystem(): Promise<string | null>;
+  bootedSystem(): Promise<string | null>;
+}
+
+export type FetchResult =
+  | { readonly kind: 'none' }
+  | { readonly kind: 'unchanged' }
+  | { readonly kind: 'manifest'; readonly bytes: Uint8Array; readonly etag: string };
+
+export interface ManifestSource {
+  readonly kind: 'http' | 'file';
+  /** Fetches the manifest; `waitSeconds` asks a controller to hold the request until something changes. */
+  fetch(etag: string | null, waitSeconds: number): Promise<FetchResult>;
+  close(): Promise<void>;
+}
+
+/** Where signed reports go: queued durably first, delivered when the controller can be reached. */
+export interface ReportSink {
+  enqueue(report: Omit<Report, 'seq'>): Promise<number>;
+  /** Delivers what is queued; true when the queue is empty afterwards (false without a controller). */
+  flush(): Promise<boolean>;
+  /** Reports waiting for delivery. */
+  queued(): Promise<number>;
+}
+
+export interface JournalStore {
+  read(): Promise<Journal>;
+  /** Durable when it resolves: the driver writes before every side effect. */
+  write(journal: Journal): Promise<void>;
+}
+
+export interface Clock {
+  now(): Date;
+  sleep(ms: number): Promise<void>;
+}
+
+/** One round of the configured health checks; `controllerAccepts` backs the `controller` check. */
+export interface HealthProbe {
+  run(controllerAccepts: () => Promise<{ ok: boolean; detail: string }>): Promise<HealthResult[]>;
+}
+
+/** Facts about the host for heartbeats and the pre-flight. */
+export interface HostProbe {
+  facts(): Promise<HostFacts | null>;
+  /** Free bytes on the filesystem holding the Nix store, or null when unknown. */
+  freeBytes(): Promise<number | null>;
+  /** This boot's id; a different one than the journal recorded means the host rebooted. */
+  bootId?(): Promise<string | null>;
+  /** True while the host shuts down: an effect's result is then discarded and the next boot decides. */
+  shuttingDown?(): Promise<boolean>;
+}

@@ -1,0 +1,252 @@
+// The controller's state directory: plain files, each written atomically, behind a narrow interface.
+import { chown, mkdir, readdir, rm, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { z } from 'zod';
+import { UserError } from '../../shared/errors.js';
+import { appendLineDurable, fsyncDirectory, writeFileAtomic } from '../../shared/files.js';
+import { readJsonFile } from '../../shared/json.js';
+import { isHostName } from '../../shared/validate.js';
+import { listNames, parseLogLines, readOptional, renameIfExists, sizeOf } from './state-files.js';
+import { acquireFileLock, isAlive, lockTempPid } from './file-lock.js';
+import { createKeyedMutex } from './mutex.js';
+import {
+  HostRecordSchema,
+  HostStatusRecordSchema,
+  TokenRecordSchema,
+  type HostRecord,
+  type HostStatusRecord,
+  type ReportLogEntry,
+  type TokenRecord,
+} from './records.js';
+
+/** A state file that does not parse: never written by tsdeploy (writes are atomic), so someone edited it. */
+export class StateFileError extends UserError {
+  override name = 'StateFileError' as const;
+  constructor(readonly path: string, readonly detail: string) {
+    super(`state file ${path} is invalid (${detail}); restore it from a backup or remove it`);
+  }
+}
+
+export interface ReportLog {
+  /** Oldest first, across rotated files. */
+  readonly entries: readonly ReportLogEntry[];
+  /** Lines that did not parse; only a torn last line after a power loss should ever count here. */
+  readonly skipped: number;
+}
+
+export interface ReportRotation {
+  readonly maxLogBytes: number;
+  readonly keepRotated: number;
+}
+
+export interface StoreOptions {
+  /**
+   * Owner given to files this process creates: the admin CLI run as root sets it to the state
+   * directory's owner, so a server running as its own user can still replace them.
+   */
+  readonly owner?: { readonly uid: number; readonly gid: number };
+}
+
+/** Everything the server and the admin commands read and write; tests may run it on a temp dir. */
+export interface ControllerStore {
+  readonly stateDir: string;
+  listManifests(): Promise<Array<{ host: string; bytes: Uint8Array }>>;
+  readManifest(host: string): Promise<Uint8Array | null>;
+  /** Stores the exact bytes; durable when the promise resolves. */
+  writeManifest(host: string, bytes: Uint8Array): Promise<void>;
+  readHost(host: string): Promise<HostRecord | null>;
+  writeHost(record: HostRecord): Promise<void>;
+  /** Removes a host's enrollment record (an expired pending request); call it holding the host's lock. */
+  removeHost(host: string): Promise<void>;
+  listHosts(): Promise<HostRecord[]>;
+  readHostStatus(host: string): Promise<HostStatusRecord | null>;
+  writeHostStatus(record: HostStatusRecord): Promise<void>;
+  listHostStatuses(): Promise<HostStatusRecord[]>;
+  readToken(hash: string): Promise<TokenRecord | null>;
+  writeToken(hash: string, record: TokenRecord): Promise<void>;
+  /** Appends one fsynced line, rotating first when the line would pass the size limit. */
+  appendReport(host: string, entry: ReportLogEntry): Promise<void>;
+  readReports(host: string): Promise<ReportLog>;
+  /**
+   * Records an accepted report as the server does (log line first, then status), for `reports import`
+   * with no server running; files it creates are given to `owner`, so the server can append later.
+   */
+  recordReport(entry: ReportLogEntry, status: HostStatusRecord): Promise<void>;
+  /** Runs `fn` holding the host's identity lock, shared with other processes (the admin CLI). */
+  withHostLock<T>(host: string, fn: () => Promise<T>): Promise<T>;
+  /** Takes the state directory for one server; released by the returned function. */
+  lockForServer(): Promise<() => Promise<void>>;
+  /** Creates the directories, so a later writer (perhaps another user) finds them owned by the first. */
+  ensureLayout(): Promise<void>;
+  /** Removes temp files a killed writer left behind (server start). */
+  removeLeftovers(): Promise<number>;
+}
+
+const DIRS = { manifests: 'manifests', hosts: 'hosts', status: 'status', tokens: 'tokens', reports: 'reports', locks: 'locks' } as const;
+
+/** How long an identity write waits for the other process's lock before giving up. */
+const HOST_LOCK_WAIT_MS = 10_000;
+
+/** Temp files older than this in directories the admin CLI also writes are leftovers, not writes in progress. */
+const FOREIGN_TEMP_AGE_MS = 60_000;
+
+function checkHost(host: string): string {
+  if (!isHostName(host)) throw new StateFileError(host, 'not a host name');
+  return host;
+}
+
+/** Reads a state file through its schema; null when it does not exist, a StateFileError when it is bad. */
+export function readJson<T>(path: string, schema: z.ZodType<T>): Promise<T | null> {
+  return readJsonFile(path, schema, (detail) => new StateFileError(path, detail));
+}
+
+/**
+ * Layout: manifests/<host>.json (exact signed bytes), hosts/<host>.json (key and enrollment),
+ * status/<host>.json (last seq and report), tokens/<sha256>.json, reports/<host>.log (+ .1, .2 …),
+ * locks/ (lock files, no data).
+ */
+export function createFileStore(stateDir: string, rotation: ReportRotation, options: StoreOptions = {}): ControllerStore {
+  const path = (dir: keyof typeof DIRS, name: string) => join(stateDir, DIRS[dir], name);
+  const manifestPath = (host: string) => path('manifests', `${checkHost(host)}.json`);
+  const hostPath = (host: string) => path('hosts', `${checkHost(host)}.json`);
+  const statusPath = (host: string) => path('status', `${checkHost(host)}.json`);
+  const logPath = (host: string) => path('reports', `${checkHost(host)}.log`);
+  const tokenPath = (hash: string) => {
+    if (!/^[0-9a-f]{64}$/.test(hash)) throw new StateFileError(hash, 'not a sha256 token hash');
+    return path('tokens', `${hash}.json`);
+  };
+  const mutex = createKeyedMutex();
+
+  const json = (value: unknown) => `${JSON.stringify(value, null, 2)}\n`;
+  const owned = async (file: string) => {
+    if (options.owner !== undefined) await chown(file, options.owner.uid, options.owner.gid);
+  };
+  const writeOwned = async (file: string, data: string, mode: number) => {
+    await writeFileAtomic(file, data, mode);
+    await owned(file);
+  };
+
+  async function rotate(host: string): Promise<void> {
+    const base = logPath(host);
+    if (rotation.keepRotated === 0) {
+      await rm(base, { force: true });
+    } else {
+      for (let i = rotation.keepRotated - 1; i >= 1; i -= 1) await renameIfExists(`${base}.${i}`, `${base}.${i + 1}`);
+      await renameIfExists(base, `${base}.1`);
+    }
+    await fsyncDirectory(join(stateDir, DIRS.reports));
+  }
+
+  return {
+    stateDir,
+    async listManifests() {
+      const hosts = (await listNames(join(stateDir, DIRS.manifests), '.json')).filter(isHostName);
+      const out: Array<{ host: string; bytes: Uint8Array }> = [];
+      for (const host of hosts) {
+        const bytes = await readOptional(manifestPath(host));
+        if (bytes !== null) out.push({ host, bytes: new Uint8Array(bytes) });
+      }
+      return out;
+    },
+    async readManifest(host) {
+      const bytes = await readOptional(manifestPath(host));
+      return bytes === null ? null : new Uint8Array(bytes);
+    },
+    writeManifest: (host, bytes) => writeFileAtomic(manifestPath(host), bytes, 0o644),
+    readHost: (host) => readJson(hostPath(host), HostRecordSchema),
+    writeHost: (record) => writeOwned(hostPath(record.host), json(record), 0o644),
+    async removeHost(host) {
+      await rm(hostPath(host), { force: true });
+      await fsyncDirectory(join(stateDir, DIRS.hosts));
+    },
+    async listHosts() {
+      const hosts = (await listNames(join(stateDir, DIRS.hosts), '.json')).filter(isHostName);
+      const records = await Promise.all(hosts.map((host) => readJson(hostPath(host), HostRecordSchema)));
+      return records.filter((record): record is HostRecord => record !== null);
+    },
+    readHostStatus: (host) => readJson(statusPath(host), HostStatusRecordSchema),
+    writeHostStatus: (record) => writeFileAtomic(statusPath(record.host), json(record), 0o644),
+    async listHostStatuses() {
+      const hosts = (await listNames(join(stateDir, DIRS.status), '.json')).filter(isHostName);
+      const records = await Promise.all(hosts.map((host) => readJson(statusPath(host), HostStatusRecordSchema)));
+      return records.filter((record): record is HostStatusRecord => record !== null);
+    },
+    readToken: (hash) => readJson(tokenPath(hash), TokenRecordSchema),
+    writeToken: (hash, record) => writeOwned(tokenPath(hash), json(record), 0o644),
+    async appendReport(host, entry) {
+      const line = JSON.stringify(entry);
+      const size = await sizeOf(logPath(host));
+      if (size > 0 && size + Buffer.byteLength(line) + 1 > rotation.maxLogBytes) await rotate(host);
+      await appendLineDurable(logPath(host), line, 0o644);
+    },
+    async recordReport(entry, status) {
+      await this.appendReport(status.host, entry);
+      await owned(logPath(status.host));
+      await this.writeHostStatus(status);
+      await owned(statusPath(status.host));
+    },
+    async readReports(host) {
+      const base = logPath(host);
+      const files = [...Array.from({ length: rotation.keepRotated }, (_, i) => `${base}.${rotation.keepRotated - i}`), base];
+      const entries: ReportLogEntry[] = [];
+      let skipped = 0;
+      for (const file of files) {
+        const bytes = await readOptional(file);
+        if (bytes === null) continue;
+        const parsed = parseLogLines(bytes.toString('utf8'));
+        entries.push(...parsed.entries);
+        skipped += parsed.skipped;
+      }
+      return { entries, skipped };
+    },
+    withHostLock(host, fn) {
+      return mutex.run(`identity:${checkHost(host)}`, async () => {
+        const release = await acquireFileLock(path('locks', `${host}.lock`), HOST_LOCK_WAIT_MS);
+        try {
+          return await fn();
+        } finally {
+          await release();
+        }
+      });
+    },
+    lockForServer: () => acquireFileLock(join(stateDir, 'controller.lock'), 0),
+    async ensureLayout() {
+      for (const dir of Object.values(DIRS)) {
+        const full = join(stateDir, dir);
+        await mkdir(full, { recursive: true, mode: 0o755 });
+        await owned(full);
+      }
+    },
+    async removeLeftovers() {
+      let removed = 0;
+      for (const dir of ['.', ...Object.values(DIRS)]) {
+        const full = join(stateDir, dir);
+        let names: string[];
+        try {
+          names = await readdir(full);
+        } catch (error) {
+          if ((error as NodeJS.ErrnoException).code === 'ENOENT') continue;
+          throw error;
+        }
+        for (const name of names) {
+          const pid = lockTempPid(name);
+          if (pid !== null && !isAlive(pid)) {
+            await rm(join(full, name), { force: true });
+            removed += 1;
+          }
+        }
+        const serverOnly = dir === DIRS.manifests || dir === DIRS.status;
+        for (const name of names.filter((n) => n.startsWith('.') && n.endsWith('.tmp'))) {
+          const file = join(full, name);
+          if (!serverOnly) {
+            const modified = await stat(file).then((info) => info.mtimeMs, () => null);
+            if (modified === null || Date.now() - modified < FOREIGN_TEMP_AGE_MS) continue;
+          }
+          await rm(file, { force: true });
+          removed += 1;
+        }
+      }
+      return removed;
+    },
+  };
+}
