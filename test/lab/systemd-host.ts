@@ -1,7 +1,7 @@
 // A lab host whose PID 1 is a real systemd: systemd-nspawn on an overlay of the cached rootfs, in its own namespaces and cgroups.
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { runCommand } from '../../shared/command.js';
 import { cgroupPids, hostCgroupDirs, makeHostCgroups, removeCgroupTree } from './cgroups.js';
@@ -10,6 +10,7 @@ import { type LabExecOptions, type LabExecResult, type LabNode, nodeCommands, st
 
 /** The systemd state words that mean "boot has finished" (`systemctl is-system-running --wait` returns one). */
 const SETTLED = new Set(['running', 'degraded']);
+const BOOT_DEADLINE_MS = 240_000;
 
 export interface SystemdHostSpec {
   readonly labId: string;
@@ -98,6 +99,9 @@ export async function startSystemdHost(spec: SystemdHostSpec): Promise<SystemdMa
   for (const sub of ['nix', 'etc-nix', 'etc-tsdeploy', 'keys', 'state', 'logs']) await mkdir(join(spec.dir, sub), { recursive: true, mode: 0o700 });
   // A fresh identity, kept across reboots and power cuts like a real machine's.
   await writeFile(join(root, 'upper/etc/machine-id'), `${randomBytes(16).toString('hex')}\n`);
+  // A unit that ignores SIGTERM would hold a reboot for systemd's default 90 s; a lab host gives up after 15 s.
+  await mkdir(join(root, 'upper/etc/systemd/system.conf.d'), { recursive: true });
+  await writeFile(join(root, 'upper/etc/systemd/system.conf.d/lab.conf'), '[Manager]\nDefaultTimeoutStopSec=15s\n');
 
   const nspawn = [
     'systemd-nspawn', '--quiet', '--register=no', '--keep-unit', '--link-journal=no', '--console=read-only',
@@ -134,7 +138,9 @@ export async function startSystemdHost(spec: SystemdHostSpec): Promise<SystemdMa
   const exec = (argv: readonly string[], options?: LabExecOptions): Promise<LabExecResult> => commands().exec(argv, options);
 
   const waitSettled = async (previousBootId: string | null): Promise<BootInfo> => {
-    for (let attempt = 0; attempt < 3000; attempt += 1) {
+    // A deadline in time, not in attempts: under load each attempt takes longer, and a shutdown may wait on a unit's stop timeout.
+    const deadline = Date.now() + BOOT_DEADLINE_MS;
+    while (Date.now() < deadline) {
       try {
         initPid();
         const id = await exec(['cat', '/proc/sys/kernel/random/boot_id'], { timeoutMs: 10_000 });
@@ -149,7 +155,8 @@ export async function startSystemdHost(spec: SystemdHostSpec): Promise<SystemdMa
       if (holderPid > 0 && namespacesOf(holderPid).length === 0) break;
       await new Promise((resolve) => setTimeout(resolve, 20));
     }
-    throw new SystemdHostError(`${spec.name} did not boot; see ${join(logDir, 'console.log')}`);
+    const tail = (await readFile(join(logDir, 'console.log'), 'utf8').catch(() => '')).trimEnd().split('\n').slice(-15).join('\n');
+    throw new SystemdHostError(`${spec.name} did not boot; see ${join(logDir, 'console.log')}; its last lines:\n${tail}`);
   };
 
   const boot = async (): Promise<BootInfo> => {
