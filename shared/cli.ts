@@ -12,7 +12,31 @@ export class UsageError extends OperatorError {
   override name = 'UsageError' as const;
 }
 
-export type FlagOptions = NonNullable<ParseArgsConfig['options']>;
+/** A flag value's problem in words ("must be a positive integer"), or null when the value is usable. */
+export type FlagCheck = (value: string) => string | null;
+
+/**
+ * parseArgs options, each with an optional `check` of its value. The runner applies every check
+ * before the command runs (before it reads a file or opens a connection): a failed one is exit 2.
+ */
+export interface FlagOptions {
+  [name: string]: FlagOption;
+}
+
+/** One parseArgs option (type, multiple, short, default). */
+type ParseArgsOption = NonNullable<ParseArgsConfig['options']>[string];
+
+export interface FlagOption extends ParseArgsOption {
+  readonly check?: FlagCheck;
+}
+
+/** A flag or argument whose value the command cannot use: a command-line mistake, exit 2. */
+export class ArgumentValueError extends OperatorError {
+  override name = 'ArgumentValueError' as const;
+  constructor(readonly argument: string, readonly value: string, readonly problem: string) {
+    super(`${argument} ${JSON.stringify(value)}: ${problem}`);
+  }
+}
 
 /** The values parseArgs returns for `F`, typed per flag. */
 export type FlagValues<F extends FlagOptions> = ReturnType<
@@ -47,6 +71,16 @@ export function closestFlag(given: string, known: readonly string[]): string | n
   return best;
 }
 
+/** Node's parseArgs wording for a flag's value, in ours: what is wrong and how to write it. */
+function valueProblem(message: string): string | null {
+  const flag = /'(?:-\w, )?(--[^' <]+)/.exec(message)?.[1];
+  if (flag === undefined) return null;
+  if (message.includes('does not take an argument')) return `${flag} takes no value`;
+  if (message.includes('argument missing')) return `${flag} needs a value`;
+  if (message.includes('ambiguous')) return `${flag} needs a value (to give one that starts with "-", write ${flag}=VALUE)`;
+  return null;
+}
+
 /** Parses flags strictly; an unknown or malformed flag becomes one line naming it (and the likely one). */
 export function parseFlags<T extends FlagOptions>(args: readonly string[], options: T) {
   try {
@@ -59,7 +93,21 @@ export function parseFlags<T extends FlagOptions>(args: readonly string[], optio
       const suggestion = closestFlag(name, Object.keys(options));
       throw new UsageError(`unknown option ${given}${suggestion === null ? '' : `; did you mean --${suggestion}?`}`);
     }
-    throw new UsageError(errorMessage(error).split('\n')[0] ?? 'invalid arguments');
+    const message = errorMessage(error);
+    throw new UsageError(valueProblem(message) ?? message.split('\n')[0] ?? 'invalid arguments');
+  }
+}
+
+/** Applies every flag's `check` to what was given (each value of a repeated flag): the first problem is exit 2. */
+export function checkFlagValues(options: FlagOptions, values: Record<string, unknown>): void {
+  for (const [name, option] of Object.entries(options)) {
+    if (option.check === undefined) continue;
+    const given = values[name];
+    for (const value of Array.isArray(given) ? (given as unknown[]) : [given]) {
+      if (typeof value !== 'string') continue;
+      const problem = option.check(value);
+      if (problem !== null) throw new ArgumentValueError(`--${name}`, value, problem);
+    }
   }
 }
 
@@ -95,6 +143,8 @@ export interface Positionals {
   readonly max: number;
   /** How they read in the usage line, e.g. "FILE" or "[HOST…]". */
   readonly names: string;
+  /** Checks each positional's value before the command runs, as flags are checked: a problem is exit 2. */
+  readonly check?: FlagCheck;
 }
 
 export interface CommandSpec<F extends FlagOptions, Io extends Output> {
@@ -143,6 +193,11 @@ export function defineCommand<F extends FlagOptions, Io extends Output>(spec: Co
       if (given.length > positionals.max) {
         throw new UsageError(`${spec.name}: unexpected argument "${given[positionals.max] ?? ''}"`);
       }
+      checkFlagValues(spec.flags, parsed.values);
+      for (const value of given) {
+        const problem = positionals.check?.(value) ?? null;
+        if (problem !== null) throw new ArgumentValueError(positionals.names.replace(/[[\]…]/g, ''), value, problem);
+      }
       return spec.run({ values: parsed.values as FlagValues<F>, positionals: given }, io);
     },
   };
@@ -183,7 +238,12 @@ export async function runProgram<Io extends Output>(
       const names = group.map((command) => command.name.split(' ')[1]).join(', ');
       throw new UsageError(`unknown ${first} subcommand "${argv[1] ?? ''}" (expected: ${names})`);
     }
-    throw new UsageError(`unknown command "${first}"; run ${program} --help`);
+    if (first.startsWith('-')) {
+      throw new UsageError(`unknown option ${first} before the command; options go after it (${program} <command> ${first} …); run ${program} --help`);
+    }
+    const names = [...new Set(commands.map((command) => command.name.split(' ')[0] ?? ''))];
+    const suggestion = closestFlag(first, names);
+    throw new UsageError(`unknown command "${first}"${suggestion === null ? '' : ` (did you mean ${suggestion}?)`}; run ${program} --help`);
   }
   return best.invoke(program, argv.slice(bestWords), io);
 }

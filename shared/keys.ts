@@ -2,7 +2,7 @@
 import { createPrivateKey, createPublicKey, generateKeyPairSync, sign, verify, type KeyObject } from 'node:crypto';
 import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { UserError } from './errors.js';
+import { OperatorError, UserError } from './errors.js';
 import { pathExists, writeFileAtomic } from './files.js';
 
 export interface PublicKey {
@@ -27,6 +27,14 @@ export class InsecureKeyFileError extends UserError {
     super(
       `secret key ${path} is accessible by group or others (mode ${(mode & 0o777).toString(8).padStart(4, '0')}); run: chmod 600 ${path}`,
     );
+  }
+}
+
+/** A public key given where a secret key file belongs (`--key keys/NAME.public`): a command-line mistake, exit 2. */
+export class PublicKeyGivenError extends OperatorError {
+  override name = 'PublicKeyGivenError' as const;
+  constructor(readonly path: string) {
+    super(`${path} is a public key, not a secret key: give the secret key file (NAME.secret) made beside it`);
   }
 }
 
@@ -66,6 +74,11 @@ export function isCanonicalSignature(signature: Uint8Array): boolean {
 }
 
 const KEY_NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._+-]{0,127}$/;
+
+/** True for a key name Nix and tsdeploy take: a letter or digit, then letters, digits, ".", "_", "+" or "-" (≤ 128). */
+export function isKeyName(name: string): boolean {
+  return KEY_NAME_RE.test(name);
+}
 
 function decodeKey(text: string, bytes: number, what: string): { name: string; key: Uint8Array } {
   const trimmed = text.trim();
@@ -174,9 +187,8 @@ export async function readSecretKeyFile(path: string): Promise<SecretKey> {
     throw new InvalidKeyError(`cannot read key file ${path}: ${code ?? String(error)}`);
   }
   const text = await readKeyText(path);
-  if (isPublicKeyText(text)) {
-    throw new InvalidKeyError(`${path} holds a public key; give the secret key file (NAME.secret) made beside it`);
-  }
+  // Before the mode check: a public key is readable by design, and chmod would be the wrong advice.
+  if (isPublicKeyText(text)) throw new PublicKeyGivenError(path);
   if ((mode & 0o077) !== 0) throw new InsecureKeyFileError(path, mode);
   return parseSecretKey(text);
 }

@@ -3,6 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { defineCommand, EXIT, optionalFlag, parsePositiveInt, requireFlag, UsageError } from '../../shared/cli.js';
 import { acceptManifest, isRejectionError } from '../../shared/accept.js';
 import { EnvironmentError, errnoCode } from '../../shared/errors.js';
+import { hostName, positiveInteger, publicKeyOrFile, sha256Hex } from '../../shared/flag-checks.js';
 import { loadPublicKey } from '../../shared/keys.js';
 import type { AgentIo } from '../cli-context.js';
 
@@ -16,11 +17,11 @@ export const verifyManifestCommand = defineCommand({
     '  --last-version N            the version last accepted (a lower one is a rollback)\n' +
     '  --last-digest SHA256        the payload digest last accepted (same version, other digest: a conflict)\n',
   flags: {
-    'trusted-key': { type: 'string', multiple: true },
-    threshold: { type: 'string', default: '1' },
-    host: { type: 'string' },
-    'last-version': { type: 'string' },
-    'last-digest': { type: 'string' },
+    'trusted-key': { type: 'string', multiple: true, check: publicKeyOrFile },
+    threshold: { type: 'string', default: '1', check: positiveInteger },
+    host: { type: 'string', check: hostName },
+    'last-version': { type: 'string', check: positiveInteger },
+    'last-digest': { type: 'string', check: sha256Hex },
   },
   positionals: { min: 1, max: 1, names: 'FILE|-' },
   async run({ values, positionals }, io: AgentIo) {

@@ -2,10 +2,11 @@
 import { resolve } from 'node:path';
 import { defineCommand, EXIT, optionalFlag, parsePositiveInt, requireFlag, UsageError } from '../../shared/cli.js';
 import { parseDuration } from '../../shared/duration.js';
+import { positiveInteger, secretKeyFile } from '../../shared/flag-checks.js';
 import { localNixSystem } from '../../shared/sign-manifest.js';
 import { defaultBundleVersion } from '../bundle/index-file.js';
 import { createBundle } from '../bundle/make.js';
-import { activationFrom, secretKeysFrom, type ControllerIo } from './context.js';
+import { activationFrom, secretKeysFrom, SIGNING_FLAGS, type ControllerIo } from './context.js';
 import { loadRelease } from './release-file.js';
 
 /** Signs every host's manifest at one version, copies the closures into DIR/cache, writes DIR/index.json. */
@@ -19,13 +20,13 @@ export const bundleCommand = defineCommand({
     '  --expires-in 30d\n  --activation MODE\n  --system SYSTEM\n',
   flags: {
     release: { type: 'string' },
-    key: { type: 'string', multiple: true },
-    'cache-key': { type: 'string' },
+    key: SIGNING_FLAGS.key,
+    'cache-key': { type: 'string', check: secretKeyFile },
     out: { type: 'string' },
-    version: { type: 'string' },
-    'expires-in': { type: 'string', default: '30d' },
-    activation: { type: 'string', default: 'switch' },
-    system: { type: 'string' },
+    version: { type: 'string', check: positiveInteger },
+    'expires-in': { ...SIGNING_FLAGS['expires-in'], default: '30d' },
+    activation: SIGNING_FLAGS.activation,
+    system: SIGNING_FLAGS.system,
   },
   async run({ values }, io: ControllerIo) {
     if ((values.key ?? []).length === 0) throw new UsageError('missing required option --key');

@@ -3,6 +3,7 @@ import { stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { EXIT, optionalFlag, parsePositiveInt, UsageError, type Output } from '../../shared/cli.js';
 import { UserError } from '../../shared/errors.js';
+import { duration, httpUrl, nixSystem, positiveInteger, publicKeyOrFile, secretKeyFile } from '../../shared/flag-checks.js';
 import { formatPublicKey, loadPublicKey, readSecretKeyFile, type PublicKey, type SecretKey } from '../../shared/keys.js';
 import { ActivationSchema, type Activation } from '../../shared/manifest.js';
 import type { BundleTrust } from '../bundle/make.js';
@@ -79,12 +80,19 @@ export async function openStateDir(values: Record<string, unknown>, uid: number 
   return (await openSite(values, uid, DEFAULT_STATE_DIR)).store;
 }
 
+function activationProblem(value: string): string | null {
+  return ActivationSchema.safeParse(value).success ? null : 'must be one of switch, boot, test, dry-activate';
+}
+
+/** `--controller URL` of the commands that talk to a running controller. */
+export const CONTROLLER_FLAG = { controller: { type: 'string', check: httpUrl } } as const;
+
 /** The flags of every command that signs manifests with release keys. */
 export const SIGNING_FLAGS = {
-  key: { type: 'string', multiple: true },
-  activation: { type: 'string', default: 'switch' },
-  'expires-in': { type: 'string', default: '7d' },
-  system: { type: 'string' },
+  key: { type: 'string', multiple: true, check: secretKeyFile },
+  activation: { type: 'string', default: 'switch', check: activationProblem },
+  'expires-in': { type: 'string', default: '7d', check: duration },
+  system: { type: 'string', check: nixSystem },
   rollout: { type: 'string' },
   note: { type: 'string' },
 } as const;
@@ -103,9 +111,9 @@ export function activationFrom(values: { readonly activation?: string | undefine
 }
 
 export const TRUST_FLAGS = {
-  'trusted-key': { type: 'string', multiple: true },
-  threshold: { type: 'string' },
-  'cache-key': { type: 'string', multiple: true },
+  'trusted-key': { type: 'string', multiple: true, check: publicKeyOrFile },
+  threshold: { type: 'string', check: positiveInteger },
+  'cache-key': { type: 'string', multiple: true, check: publicKeyOrFile },
 } as const;
 
 /** Release keys from --trusted-key (literal or file) with --threshold, plus optional cache keys for Nix. */

@@ -5,7 +5,7 @@ import { importBundle } from '../bundle/import.js';
 import { openIntake } from '../bundle/intake.js';
 import { releaseKeys } from '../config.js';
 import { cacheDirOf } from '../nix-cache/nix-cache.js';
-import { openSite, reportProblems, STATE_FLAGS, TRUST_FLAGS, trustFromFlags, type ControllerIo } from './context.js';
+import { CONTROLLER_FLAG, openSite, reportProblems, STATE_FLAGS, TRUST_FLAGS, trustFromFlags, type ControllerIo } from './context.js';
 
 export const importCommand = defineCommand({
   name: 'import',
@@ -15,7 +15,7 @@ export const importCommand = defineCommand({
     '  --state-dir DIR             with --trusted-key, instead of --config\n  --trusted-key KEY_OR_FILE   a release key (repeat)\n' +
     '  --threshold K\n  --cache-key PUBLIC_KEY_OR_FILE\n  --cache-dir DIR             where the cache files go (default: the config\'s)\n' +
     '  --controller URL            a running controller to publish through\n',
-  flags: { ...STATE_FLAGS, ...TRUST_FLAGS, 'cache-dir': { type: 'string' }, controller: { type: 'string' } },
+  flags: { ...STATE_FLAGS, ...TRUST_FLAGS, 'cache-dir': { type: 'string' }, ...CONTROLLER_FLAG },
   positionals: { min: 1, max: 1, names: 'BUNDLE_DIR' },
   async run({ values, positionals }, io: ControllerIo) {
     const dir = resolve(positionals[0] ?? '');

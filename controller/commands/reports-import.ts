@@ -7,7 +7,7 @@ import { errorMessage, UserError } from '../../shared/errors.js';
 import { HostNameSchema } from '../../shared/validate.js';
 import { openIntake } from '../bundle/intake.js';
 import { releaseKeys } from '../config.js';
-import { openSite, STATE_FLAGS, STATE_USAGE, type ControllerIo } from './context.js';
+import { CONTROLLER_FLAG, openSite, STATE_FLAGS, STATE_USAGE, type ControllerIo } from './context.js';
 
 export class ReportsFileError extends UserError {
   override name = 'ReportsFileError' as const;
@@ -35,7 +35,7 @@ export const reportsImportCommand = defineCommand({
   name: 'reports import',
   summary: 'Accept reports carried from hosts (FILE holds the JSON lines of `tsdeploy-agent reports export`).',
   usage: `${STATE_USAGE}  --controller URL  a running controller to submit through\n`,
-  flags: { ...STATE_FLAGS, controller: { type: 'string' } },
+  flags: { ...STATE_FLAGS, ...CONTROLLER_FLAG },
   positionals: { min: 1, max: 1, names: 'FILE' },
   async run({ values, positionals }, io: ControllerIo) {
     const file = positionals[0] ?? '';

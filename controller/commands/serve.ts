@@ -8,6 +8,9 @@ import { createController } from '../http/server.js';
 import { createFileStore } from '../storage/store.js';
 import type { ControllerIo } from './context.js';
 
+const listenAddress = (value: string): string | null =>
+  parseListen(value) === null ? 'must be HOST:PORT or [IPv6]:PORT, for example 127.0.0.1:8080' : null;
+
 export class ListenError extends UserError {
   override name = 'ListenError' as const;
   constructor(readonly listen: string, readonly code: string) {
@@ -19,7 +22,7 @@ export const serveCommand = defineCommand({
   name: 'serve',
   summary: 'Run the controller: HTTP API for agents and operators, and /nix-cache/.',
   usage: '  --config FILE       the controller config (the NixOS module writes it)\n  --state-dir DIR     override the config\'s stateDir\n  --listen HOST:PORT  override the config\'s listen address\n',
-  flags: { config: { type: 'string' }, 'state-dir': { type: 'string' }, listen: { type: 'string' } },
+  flags: { config: { type: 'string' }, 'state-dir': { type: 'string' }, listen: { type: 'string', check: listenAddress } },
   async run({ values }, io: ControllerIo) {
     const loaded = await loadControllerConfig(requireFlag(values, 'config'));
     const listenText = optionalFlag(values, 'listen') ?? loaded.listen;

@@ -1,17 +1,18 @@
 // `status`: the fleet table (or JSON) from GET /v1/status; `--watch` redraws until interrupted.
 import { defineCommand, EXIT, requireFlag } from '../../shared/cli.js';
 import { parseDuration } from '../../shared/duration.js';
+import { duration } from '../../shared/flag-checks.js';
 import { printableJson } from '../../shared/printable.js';
 import { createControllerApi } from '../http/client.js';
 import { formatStatusTable } from '../fleet/status-view.js';
-import type { ControllerIo } from './context.js';
+import { CONTROLLER_FLAG, type ControllerIo } from './context.js';
 import { watchLoop } from './watch.js';
 
 export const statusCommand = defineCommand({
   name: 'status',
   summary: 'The fleet: desired, current, phase, health, last seen.',
   usage: '  --controller URL  the controller\n  --json            print GET /v1/status as JSON\n  --watch           redraw until interrupted\n  --interval 2s     how often --watch redraws\n',
-  flags: { controller: { type: 'string' }, json: { type: 'boolean' }, watch: { type: 'boolean' }, interval: { type: 'string', default: '2s' } },
+  flags: { ...CONTROLLER_FLAG, json: { type: 'boolean' }, watch: { type: 'boolean' }, interval: { type: 'string', default: '2s', check: duration } },
   async run({ values }, io: ControllerIo) {
     const api = createControllerApi(requireFlag(values, 'controller'));
     const render = async (): Promise<string> => {

@@ -1,6 +1,6 @@
 // The operator CLI's HTTP client for the controller (undici), with deadlines and one-line errors.
 import { Agent, request } from 'undici';
-import { UserError, errorMessage } from '../../shared/errors.js';
+import { OperatorError, UserError, errorMessage } from '../../shared/errors.js';
 import { formatZodIssues } from '../../shared/json.js';
 import { manifestUrlPath } from '../../shared/layout.js';
 import { StatusResponseSchema, type StatusResponse } from '../fleet/host-status.js';
@@ -19,10 +19,11 @@ export class ControllerAnswerError extends UserError {
   }
 }
 
-export class InvalidControllerUrlError extends UserError {
+/** A command-line mistake (exit 2): the URL comes from --controller. */
+export class InvalidControllerUrlError extends OperatorError {
   override name = 'InvalidControllerUrlError' as const;
   constructor(readonly url: string) {
-    super(`--controller must be an http:// or https:// URL, got "${url}"`);
+    super(`--controller ${JSON.stringify(url)}: must be an http:// or https:// URL, for example http://127.0.0.1:8080`);
   }
 }
 

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
-import { defineCommand, runProgram, UsageError, type Output } from '../../shared/cli.js';
+import { ArgumentValueError, defineCommand, runProgram, UsageError, type Output } from '../../shared/cli.js';
+import { exitCodeFor } from '../../shared/errors.js';
 
 function capture(): Output & { stdout: string; stderr: string } {
   const io = {
@@ -95,5 +96,51 @@ describe('unknown flags', () => {
   });
   it('suggests nothing when no flag is close', async () => {
     await assert.rejects(runProgram('prog', '', commands, ['greet', '--frobnicate'], capture()), /^UsageError: unknown option --frobnicate$/);
+  });
+});
+
+describe('flag and argument values', () => {
+  const seen: string[] = [];
+  const sign = defineCommand({
+    name: 'sign',
+    summary: 'Sign.',
+    usage: '',
+    flags: {
+      version: { type: 'string', check: (value: string) => (/^[1-9]\d*$/.test(value) ? null : 'must be a positive integer') },
+      key: { type: 'string', multiple: true, check: (value: string) => (value.endsWith('.public') ? 'is a public key' : null) },
+      json: { type: 'boolean' },
+    },
+    positionals: { min: 0, max: 1, names: '[HOST]', check: (value: string) => (/^[a-z0-9-]+$/.test(value) ? null : 'not a host name') },
+    async run({ values }) {
+      seen.push(values.version ?? '-');
+      return 0;
+    },
+  });
+  const program = [sign];
+
+  it('checks every flag value before the command runs, and refuses a bad one with exit 2 naming the flag', async () => {
+    seen.length = 0;
+    await assert.rejects(runProgram('prog', '', program, ['sign', '--version', '0'], capture()), (error: unknown) => {
+      assert.ok(error instanceof ArgumentValueError);
+      assert.equal(error.message, '--version "0": must be a positive integer');
+      assert.equal(exitCodeFor(error), 2);
+      return true;
+    });
+    assert.deepEqual(seen, []);
+    assert.equal(await runProgram('prog', '', program, ['sign', '--version', '3'], capture()), 0);
+    assert.deepEqual(seen, ['3']);
+  });
+  it('checks each value of a repeated flag, and the positionals', async () => {
+    await assert.rejects(runProgram('prog', '', program, ['sign', '--key', 'a.secret', '--key', 'a.public'], capture()), /^ArgumentValueError: --key "a\.public": is a public key$/);
+    await assert.rejects(runProgram('prog', '', program, ['sign', 'Web_1'], capture()), /^ArgumentValueError: HOST "Web_1": not a host name$/);
+  });
+  it("says in its own words that a flag needs a value or takes none, instead of Node's", async () => {
+    await assert.rejects(runProgram('prog', '', program, ['sign', '--version'], capture()), /^UsageError: --version needs a value$/);
+    await assert.rejects(runProgram('prog', '', program, ['sign', '--json=yes'], capture()), /^UsageError: --json takes no value$/);
+    await assert.rejects(runProgram('prog', '', program, ['sign', '--version', '--json'], capture()), /^UsageError: --version needs a value \(to give one that starts with "-", write --version=VALUE\)$/);
+  });
+  it('suggests the closest command, and says options go after the command', async () => {
+    await assert.rejects(runProgram('prog', '', program, ['sing'], capture()), /^UsageError: unknown command "sing" \(did you mean sign\?\); run prog --help$/);
+    await assert.rejects(runProgram('prog', '', program, ['--version=2', 'sign'], capture()), /unknown option --version=2 before the command; options go after it/);
   });
 });

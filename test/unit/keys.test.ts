@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import nacl from 'tweetnacl';
 import { countValidSignatures, pae, signEnvelope } from '../../shared/dsse.js';
+import { exitCodeFor } from '../../shared/errors.js';
 import {
   formatPublicKey,
   formatSecretKey,
@@ -15,6 +16,7 @@ import {
   loadPublicKey,
   parsePublicKey,
   parseSecretKey,
+  PublicKeyGivenError,
   signBytes,
   verifyBytes,
   readSecretKeyFile,
@@ -61,7 +63,13 @@ describe('keys in Nix format', () => {
   it('names a public key given where the secret key belongs, instead of asking for chmod', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'tsdeploy-keys-'));
     const { publicPath } = await writeKeyPair(dir, generateKeyPair('k'));
-    await assert.rejects(readSecretKeyFile(publicPath), /holds a public key; give the secret key file/);
+    await assert.rejects(readSecretKeyFile(publicPath), (error: unknown) => {
+      assert.ok(error instanceof PublicKeyGivenError);
+      assert.match(error.message, /is a public key, not a secret key: give the secret key file/);
+      assert.doesNotMatch(error.message, /chmod/);
+      assert.equal(exitCodeFor(error), 2);
+      return true;
+    });
   });
   it('loads a trusted key given literally or as a file', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'tsdeploy-keys-'));
