@@ -93,7 +93,8 @@ export const PollSchema = z
   })
   .strict();
 
-export const AgentConfigSchema = z
+/** Every field, each checked on its own; `AgentConfigSchema` adds the rules between fields. */
+const AgentConfigFields = z
   .object({
     host: HostNameSchema,
     /** The controller (or a static mirror, or a file:// directory): reports go here when it is http(s). */
@@ -156,27 +157,48 @@ export const AgentConfigSchema = z
     /** Where to write Prometheus metrics for node_exporter's textfile collector (a `.prom` file), if anywhere. */
     metrics: z.object({ textfile: AbsolutePathSchema.refine((p) => p.endsWith('.prom'), { message: 'must end in .prom' }) }).strict().optional(),
   })
-  .strict()
-  .superRefine((config, ctx) => {
-    const distinct = distinctKeyCount(config.trustedKeys);
-    if (distinct !== null && config.threshold > distinct) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['threshold'],
-        message: `threshold ${config.threshold} is more than the ${distinct} distinct trusted keys`,
-      });
-    }
-    if (config.poll.cron !== undefined && !validateCron(config.poll.cron)) {
-      ctx.addIssue({ code: 'custom', path: ['poll', 'cron'], message: `not a valid cron expression: "${config.poll.cron}"` });
-    }
-    if (config.health.checks.some((check) => check.type === 'controller') && config.source.startsWith('file:')) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['health', 'checks'],
-        message: 'a "controller" check needs an http(s) source',
-      });
-    }
-  });
+  .strict();
+
+/** A field's value when it is valid on its own, else null (its own problem is reported by its schema). */
+function validField<T>(schema: z.ZodType<T>, value: unknown): T | null {
+  const parsed = schema.safeParse(value);
+  return parsed.success ? parsed.data : null;
+}
+
+/**
+ * The rules between fields, applied to whichever of their fields are valid on their own: so a config
+ * with a bad field and a broken rule between two others gets both problems listed at once.
+ */
+export function agentCrossFieldIssues(value: unknown): Array<{ path: string[]; message: string }> {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return [];
+  const raw = value as Record<string, unknown>;
+  const fields = AgentConfigFields.shape;
+  const issues: Array<{ path: string[]; message: string }> = [];
+  const trustedKeys = validField(fields.trustedKeys, raw['trustedKeys']);
+  const threshold = validField(fields.threshold, raw['threshold']);
+  const distinct = trustedKeys === null ? null : distinctKeyCount(trustedKeys);
+  if (distinct !== null && threshold !== null && threshold > distinct) {
+    issues.push({ path: ['threshold'], message: `threshold ${threshold} is more than the ${distinct} distinct trusted keys` });
+  }
+  const cron = validField(fields.poll, raw['poll'])?.cron;
+  if (cron !== undefined && !validateCron(cron)) {
+    issues.push({ path: ['poll', 'cron'], message: `not a valid cron expression: "${cron}"` });
+  }
+  const source = validField(fields.source, raw['source']);
+  const health = validField(fields.health, raw['health']);
+  if (source !== null && source.startsWith('file:') && health?.checks.some((check) => check.type === 'controller') === true) {
+    issues.push({ path: ['health', 'checks'], message: 'a "controller" check needs an http(s) source' });
+  }
+  return issues;
+}
+
+export const AgentConfigSchema = AgentConfigFields.superRefine(
+  (config: unknown, ctx) => {
+    for (const issue of agentCrossFieldIssues(config)) ctx.addIssue({ code: 'custom', ...issue });
+  },
+  // Run even when a field failed: check-config lists every problem, not the per-field ones first.
+  { when: () => true },
+);
 export type AgentConfig = z.infer<typeof AgentConfigSchema>;
 
 export { ConfigError };

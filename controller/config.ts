@@ -50,7 +50,8 @@ export const LimitsConfigSchema = z
   .strict();
 export type LimitsConfig = z.infer<typeof LimitsConfigSchema>;
 
-export const ControllerConfigSchema = z
+/** Every field, each checked on its own; `ControllerConfigSchema` adds the rules between fields. */
+const ControllerConfigFields = z
   .object({
     listen: ListenSchema.default('127.0.0.1:8080'),
     stateDir: AbsolutePathSchema.default('/var/lib/tsdeploy-controller'),
@@ -73,21 +74,43 @@ export const ControllerConfigSchema = z
     cacheDir: AbsolutePathSchema.optional(),
     logLevel: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal']).default('info'),
   })
-  .strict()
-  .superRefine((config, ctx) => {
-    if (config.limits.requestTimeoutSeconds < config.limits.headersTimeoutSeconds) {
-      ctx.addIssue({ code: 'custom', path: ['limits', 'requestTimeoutSeconds'], message: 'must not be shorter than headersTimeoutSeconds' });
-    }
-    const distinct = distinctKeyCount(config.trustedReleaseKeys);
-    if (distinct === null) return;
-    if (config.releaseThreshold > distinct) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['releaseThreshold'],
-        message: `releaseThreshold ${config.releaseThreshold} is more than the ${distinct} distinct trusted release keys`,
-      });
-    }
-  });
+  .strict();
+
+/** A field's value when it is valid on its own, else null (its own problem is reported by its schema). */
+function validField<T>(schema: z.ZodType<T>, value: unknown): T | null {
+  const parsed = schema.safeParse(value);
+  return parsed.success ? parsed.data : null;
+}
+
+/**
+ * The rules between fields, applied to whichever of their fields are valid on their own: so a config
+ * with a bad field and a broken rule between two others gets both problems listed at once.
+ */
+export function controllerCrossFieldIssues(value: unknown): Array<{ path: string[]; message: string }> {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return [];
+  const raw = value as Record<string, unknown>;
+  const fields = ControllerConfigFields.shape;
+  const issues: Array<{ path: string[]; message: string }> = [];
+  const limits = validField(fields.limits, raw['limits']);
+  if (limits !== null && limits.requestTimeoutSeconds < limits.headersTimeoutSeconds) {
+    issues.push({ path: ['limits', 'requestTimeoutSeconds'], message: 'must not be shorter than headersTimeoutSeconds' });
+  }
+  const keys = validField(fields.trustedReleaseKeys, raw['trustedReleaseKeys']);
+  const threshold = validField(fields.releaseThreshold, raw['releaseThreshold']);
+  const distinct = keys === null ? null : distinctKeyCount(keys);
+  if (distinct !== null && threshold !== null && threshold > distinct) {
+    issues.push({ path: ['releaseThreshold'], message: `releaseThreshold ${threshold} is more than the ${distinct} distinct trusted release keys` });
+  }
+  return issues;
+}
+
+export const ControllerConfigSchema = ControllerConfigFields.superRefine(
+  (config: unknown, ctx) => {
+    for (const issue of controllerCrossFieldIssues(config)) ctx.addIssue({ code: 'custom', ...issue });
+  },
+  // Run even when a field failed: check-config lists every problem, not the per-field ones first.
+  { when: () => true },
+);
 export type ControllerConfig = z.infer<typeof ControllerConfigSchema>;
 
 /** Config errors share the agent's class; the old name stays for callers. */
