@@ -1,6 +1,7 @@
 // What every agent command gets from the composition root, and the `--config FILE` flag they share.
 import { requireFlag, type Output } from '../shared/cli.js';
 import type { Logger } from '../shared/log.js';
+import { checkStateDir, type StateDirAccess } from '../shared/state-dir.js';
 import { loadAgentConfig, type AgentConfig } from './config.js';
 import type { Journal } from './core/journal.js';
 
@@ -20,6 +21,13 @@ export interface AgentIo extends Output {
 export const CONFIG_FLAG = { config: { type: 'string' } } as const;
 export const CONFIG_USAGE = '  --config FILE   the agent config (the NixOS module writes it)\n';
 
-export function configFrom(values: { readonly config?: string | undefined }): Promise<AgentConfig> {
-  return loadAgentConfig(requireFlag(values, 'config'));
+/**
+ * The config of `--config`, with its state directory checked (and made, for commands that write):
+ * a file in its place, a read-only mount or missing permissions is one line, before anything else runs.
+ */
+export async function configFrom(values: { readonly config?: string | undefined }, access: StateDirAccess = 'write'): Promise<AgentConfig> {
+  const config = await loadAgentConfig(requireFlag(values, 'config'));
+  // Nothing to read yet is fine for `status`: it shows an empty journal.
+  await checkStateDir(config.stateDir, { access, create: access === 'write', setting: 'stateDir in the config' });
+  return config;
 }

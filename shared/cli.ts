@@ -1,7 +1,7 @@
 // Shared CLI plumbing: a small command definition (usage, flags, positionals), dispatch, and the
 // top-level runner that turns each error family into its exit code.
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { errorMessage, EXIT, exitCodeFor, isUserError, OperatorError } from './errors.js';
+import { asFileSystemError, errnoCode, errorMessage, EXIT, exitCodeFor, isUserError, OperatorError } from './errors.js';
 import { printable } from './printable.js';
 import { PACKAGE_VERSION } from './version.js';
 
@@ -250,15 +250,24 @@ export async function runProgram<Io extends Output>(
 
 /**
  * Runs a CLI's main function: a user error prints one line to stderr and exits with its family's
- * code; anything else prints its stack (a bug) and exits 1. A closed stdout (`… | head`) ends quietly.
+ * code; a file-system call that failed is one line with its path (exit 1); anything else prints its
+ * stack (a bug) and exits 1. A closed stdout (`… | head`) ends quietly; stdout that cannot be written
+ * (a full disk, /dev/full) is one line and exit 1, never a silent success.
  */
 export async function runCli(program: string, main: () => Promise<number>): Promise<void> {
-  process.stdout.on('error', (error: NodeJS.ErrnoException) => {
-    if (error.code === 'EPIPE') process.exit(process.exitCode ?? EXIT.ok);
+  process.stdout.on('error', (error: unknown) => {
+    if (errnoCode(error) === 'EPIPE') process.exit(process.exitCode ?? EXIT.ok);
+    process.stderr.write(`${program}: cannot write to standard output: ${errnoCode(error) ?? errorMessage(error)}\n`);
+    process.exit(EXIT.failure);
+  });
+  process.stderr.on('error', (error: unknown) => {
+    // Nowhere left to say anything: end with the code the command had, or failure.
+    process.exit(errnoCode(error) === 'EPIPE' ? (process.exitCode ?? EXIT.failure) : EXIT.failure);
   });
   try {
     process.exitCode = await main();
-  } catch (error) {
+  } catch (thrown) {
+    const error = asFileSystemError(thrown) ?? thrown;
     if (isUserError(error)) {
       // Messages may quote what a controller, a host or a file said: printed with control characters escaped.
       process.stderr.write(`${program}: ${printable(error.message)}\n`);

@@ -69,6 +69,27 @@ export function errorMessage(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
 
+/**
+ * A file-system call that failed where no command gave it a better name (a subdirectory of the state
+ * directory made unreadable, a disk that filled up): still one line with the path, never a stack.
+ */
+export class FileSystemError extends EnvironmentError {
+  override name = 'FileSystemError' as const;
+  constructor(readonly code: string, readonly syscall: string, readonly path: string, readonly detail: string) {
+    super(`cannot ${syscall} ${path}: ${detail} (${code}); check that path (permissions, owner, read-only mount, free space)`);
+  }
+}
+
+/** Node's system error for a file-system call (with code, syscall and path) as a FileSystemError; else null. */
+export function asFileSystemError(error: unknown): FileSystemError | null {
+  if (!(error instanceof Error) || error instanceof UserError) return null;
+  const { code, syscall, path } = error as { code?: unknown; syscall?: unknown; path?: unknown };
+  if (typeof code !== 'string' || !/^E[A-Z]+$/.test(code) || typeof syscall !== 'string' || typeof path !== 'string') return null;
+  // Node's message reads "EACCES: permission denied, open '/x'": keep the words between the code and the call.
+  const detail = /^E[A-Z]+: ([^,]+),/.exec(error.message)?.[1] ?? code;
+  return new FileSystemError(code, syscall, path, detail);
+}
+
 /** The errno code of a Node system error (ENOENT, EACCES, …), or null. */
 export function errnoCode(error: unknown): string | null {
   const code = (error as { code?: unknown } | null)?.code;

@@ -12,7 +12,7 @@ export const statusCommand = defineCommand({
   usage: `${CONFIG_USAGE}  --json          print it as JSON\n`,
   flags: { ...CONFIG_FLAG, json: { type: 'boolean' } },
   async run({ values }, io: AgentIo) {
-    const config = await configFrom(values);
+    const config = await configFrom(values, 'read');
     const nix = createNix({ log: io.logger(config, 'silent'), realiseTimeoutMs: 1000, activateTimeoutMs: 1000 });
     const journal = await readJournal(config.stateDir);
     const profile = await nix.readProfile(config.profile);

@@ -4,6 +4,7 @@ import { resolve } from 'node:path';
 import { EXIT, optionalFlag, parsePositiveInt, UsageError, type Output } from '../../shared/cli.js';
 import { UserError } from '../../shared/errors.js';
 import { duration, httpUrl, nixSystem, positiveInteger, publicKeyOrFile, secretKeyFile } from '../../shared/flag-checks.js';
+import { checkStateDir, type StateDirAccess } from '../../shared/state-dir.js';
 import { formatPublicKey, loadPublicKey, readSecretKeyFile, type PublicKey, type SecretKey } from '../../shared/keys.js';
 import { ActivationSchema, type Activation } from '../../shared/manifest.js';
 import type { BundleTrust } from '../bundle/make.js';
@@ -46,9 +47,11 @@ export const STATE_USAGE = '  --state-dir DIR   the controller state directory\n
  * Opens an existing state directory. Run as root on a directory owned by the service's user,
  * new files are given to that user so the server can still replace them.
  */
-async function openStore(stateDir: string, uid: number | null, rotation: ReportRotation): Promise<ControllerStore> {
-  const info = await stat(stateDir).catch(() => null);
-  if (info === null || !info.isDirectory()) throw new NoStateDirError(stateDir);
+async function openStore(stateDir: string, uid: number | null, rotation: ReportRotation, access: StateDirAccess): Promise<ControllerStore> {
+  if ((await checkStateDir(stateDir, { access, create: false, setting: '--state-dir DIR (or stateDir in --config)' })) === 'missing') {
+    throw new NoStateDirError(stateDir);
+  }
+  const info = await stat(stateDir);
   const owner = uid === 0 && info.uid !== 0 ? { uid: info.uid, gid: info.gid } : undefined;
   return createFileStore(stateDir, rotation, owner === undefined ? {} : { owner });
 }
@@ -64,20 +67,20 @@ export interface Site {
  * The state directory from --state-dir, else the stateDir of --config, else (admin commands only,
  * `fallback`) the default. --config also gives the release keys, report rotation and listen address.
  */
-export async function openSite(values: Record<string, unknown>, uid: number | null, fallback: string | null): Promise<Site> {
+export async function openSite(values: Record<string, unknown>, uid: number | null, fallback: string | null, access: StateDirAccess = 'write'): Promise<Site> {
   const stateDirFlag = optionalFlag(values, 'state-dir');
   const configFile = optionalFlag(values, 'config');
   const config = configFile === undefined || (stateDirFlag !== undefined && fallback !== null) ? null : await loadControllerConfig(configFile);
   const stateDir = stateDirFlag !== undefined ? resolve(stateDirFlag) : (config?.stateDir ?? fallback ?? undefined);
   if (stateDir === undefined) throw new UsageError('give --config FILE or --state-dir DIR');
-  const store = await openStore(stateDir, uid, config?.reports ?? DEFAULT_ROTATION);
+  const store = await openStore(stateDir, uid, config?.reports ?? DEFAULT_ROTATION, access);
   const controllerUrl = optionalFlag(values, 'controller') ?? (config === null ? null : urlOfListen(config.listen));
   return { config: config === null ? null : { ...config, stateDir }, store, controllerUrl };
 }
 
 /** The admin commands' state directory: --state-dir, else --config's, else the default. */
-export async function openStateDir(values: Record<string, unknown>, uid: number | null): Promise<ControllerStore> {
-  return (await openSite(values, uid, DEFAULT_STATE_DIR)).store;
+export async function openStateDir(values: Record<string, unknown>, uid: number | null, access: StateDirAccess = 'write'): Promise<ControllerStore> {
+  return (await openSite(values, uid, DEFAULT_STATE_DIR, access)).store;
 }
 
 function activationProblem(value: string): string | null {

@@ -12,7 +12,7 @@ export const exportCommand = defineCommand({
   usage: `${STATE_USAGE}  --out DIR         where to write them\n`,
   flags: { ...STATE_FLAGS, out: { type: 'string' } },
   async run({ values }, io: ControllerIo) {
-    const store = await openStateDir(values, null);
+    const store = await openStateDir(values, null, 'read');
     const out = resolve(requireFlag(values, 'out'));
     const manifests = await store.listManifests();
     for (const { host, bytes } of manifests) await writeFileAtomic(join(out, ...manifestUrlPath(host).split('/')), bytes, 0o644);

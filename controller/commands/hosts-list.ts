@@ -8,7 +8,7 @@ export const hostsListCommand = defineCommand({
   usage: `${STATE_USAGE}  --json            print them as JSON\n`,
   flags: { ...STATE_FLAGS, json: { type: 'boolean' } },
   async run({ values }, io: ControllerIo) {
-    const records = await (await openStateDir(values, io.uid)).listHosts();
+    const records = await (await openStateDir(values, io.uid, 'read')).listHosts();
     if (values.json === true) {
       io.out(`${JSON.stringify({ hosts: records }, null, 2)}\n`);
       return EXIT.ok;

@@ -3,6 +3,7 @@ import { resolve } from 'node:path';
 import { defineCommand, EXIT, optionalFlag, requireFlag, UsageError } from '../../shared/cli.js';
 import { UserError } from '../../shared/errors.js';
 import { createLogger } from '../../shared/log.js';
+import { checkStateDir } from '../../shared/state-dir.js';
 import { loadControllerConfig, parseListen } from '../config.js';
 import { createController } from '../http/server.js';
 import { createFileStore } from '../storage/store.js';
@@ -31,6 +32,7 @@ export const serveCommand = defineCommand({
     const stateDirFlag = optionalFlag(values, 'state-dir');
     const config = { ...loaded, listen: listenText, stateDir: stateDirFlag === undefined ? loaded.stateDir : resolve(stateDirFlag) };
     const logger = createLogger('tsdeploy-controller', config.logLevel, io.logDestination, { journald: io.journald });
+    await checkStateDir(config.stateDir, { access: 'write', create: true, setting: 'stateDir in the config (or --state-dir DIR)' });
     const store = createFileStore(config.stateDir, config.reports);
     const controller = await createController({ config, store, logger });
     let bound: { address: string; port: number };

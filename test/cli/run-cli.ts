@@ -17,9 +17,12 @@ export interface CliRun {
   readonly stderr: string;
 }
 
+/** Node running TypeScript (tsx), as the tests run every program and helper. */
+export const NODE_TSX: readonly string[] = [process.execPath, '--import', 'tsx'];
+
 /** The argv that runs `program` with `args`: node with tsx, the program's main module. */
 export function programArgv(program: Program, args: readonly string[]): string[] {
-  return [process.execPath, '--import', 'tsx', `${ROOT}${ENTRY[program]}`, ...args];
+  return [...NODE_TSX, `${ROOT}${ENTRY[program]}`, ...args];
 }
 
 /** Runs `argv` (the first element is the executable) from the repository root and collects its output. */

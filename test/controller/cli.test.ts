@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { chmod, readFile, writeFile } from 'node:fs/promises';
+import { once } from 'node:events';
+import { chmod, open, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
@@ -155,6 +156,40 @@ describe('status', () => {
     assert.equal(run.code, 0, run.stderr);
     const status = JSON.parse(run.stdout) as { hosts: Array<{ host: string; desired: { version: number } }> };
     assert.equal(status.hosts.find((h) => h.host === 'web-1')?.desired.version, 3);
+  });
+  it('ends quietly with exit 0 when the reader of --json --watch goes away (| head)', async () => {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'controller/main.ts', 'status', '--controller', running.url, '--json', '--watch', '--interval', '50ms'], {
+      cwd: ROOT,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stderr = '';
+    child.stderr.on('data', (chunk: Buffer) => {
+      stderr += chunk.toString();
+    });
+    const exited = once(child, 'close');
+    await once(child.stdout, 'data');
+    child.stdout.destroy(); // as head does after its lines: the next write meets a closed pipe (EPIPE)
+    const [code] = (await exited) as [number | null];
+    assert.equal(code, 0);
+    assert.equal(stderr, '');
+  });
+  it('exits 1 with one line when its output cannot be written (a full disk)', async () => {
+    const full = await open('/dev/full', 'w');
+    try {
+      const child = spawn(process.execPath, ['--import', 'tsx', 'controller/main.ts', 'status', '--controller', running.url, '--json'], {
+        cwd: ROOT,
+        stdio: ['ignore', full.fd, 'pipe'],
+      });
+      let stderr = '';
+      child.stderr?.on('data', (chunk: Buffer) => {
+        stderr += chunk.toString();
+      });
+      const [code] = (await once(child, 'close')) as [number | null];
+      assert.equal(code, 1);
+      assert.equal(stderr, 'tsdeploy-controller: cannot write to standard output: ENOSPC\n');
+    } finally {
+      await full.close();
+    }
   });
   it('redraws with --watch until interrupted, then exits 0', async () => {
     const run = await cli(['status', '--controller', running.url, '--watch', '--interval', '100ms'], { untilStdout: /(HOST[\s\S]*){2}/ });
