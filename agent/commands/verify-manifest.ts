@@ -3,7 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { defineCommand, EXIT, optionalFlag, parsePositiveInt, requireFlag, UsageError } from '../../shared/cli.js';
 import { acceptManifest, isRejectionError } from '../../shared/accept.js';
 import { EnvironmentError, errnoCode } from '../../shared/errors.js';
-import { hostName, positiveInteger, publicKeyOrFile, sha256Hex } from '../../shared/flag-checks.js';
+import { hostName, normalSha256, positiveInteger, publicKeyOrFile, sha256Hex } from '../../shared/flag-checks.js';
 import { loadPublicKey } from '../../shared/keys.js';
 import type { AgentIo } from '../cli-context.js';
 
@@ -15,7 +15,8 @@ export const verifyManifestCommand = defineCommand({
     '  --threshold K               distinct trusted signatures needed (default 1)\n' +
     '  --host HOST                 the host this manifest must name\n' +
     '  --last-version N            the version last accepted (a lower one is a rollback)\n' +
-    '  --last-digest SHA256        the payload digest last accepted (same version, other digest: a conflict)\n',
+    '  --last-digest SHA256        with --last-version: the payload digest last accepted (lastAccepted.digest of\n' +
+    '                              tsdeploy-agent status --json); the same version with another digest is a conflict (exit 3)\n',
   flags: {
     'trusted-key': { type: 'string', multiple: true, check: publicKeyOrFile },
     threshold: { type: 'string', default: '1', check: positiveInteger },
@@ -31,6 +32,10 @@ export const verifyManifestCommand = defineCommand({
     const host = requireFlag(values, 'host');
     const threshold = parsePositiveInt(values.threshold ?? '1', 'threshold');
     const lastVersionText = optionalFlag(values, 'last-version');
+    const lastDigestText = optionalFlag(values, 'last-digest');
+    if (lastDigestText !== undefined && lastVersionText === undefined) {
+      throw new UsageError('--last-digest needs --last-version: it is the digest of the version last accepted');
+    }
     const trustedKeys = await Promise.all(keySpecs.map((spec) => loadPublicKey(spec)));
     let bytes: Buffer;
     try {
@@ -41,10 +46,19 @@ export const verifyManifestCommand = defineCommand({
     const last =
       lastVersionText === undefined
         ? null
-        : { version: parsePositiveInt(lastVersionText, 'last-version'), digest: optionalFlag(values, 'last-digest') ?? null };
+        : { version: parsePositiveInt(lastVersionText, 'last-version'), digest: lastDigestText === undefined ? null : normalSha256(lastDigestText) };
     try {
       const result = acceptManifest({ bytes, trustedKeys, threshold, host, last, now: io.now() });
-      if (result.kind === 'unchanged') io.err(`unchanged: version ${result.manifest.version} is the one last accepted\n`);
+      const { version } = result.manifest;
+      if (result.kind === 'accepted') io.err(`accepted: version ${version}, payload sha256 ${result.digest}\n`);
+      else if (last !== null && last.digest !== null) io.err(`unchanged: version ${version} with the same content as last accepted (payload sha256 ${result.digest})\n`);
+      else {
+        // Without the digest the same version cannot be told from a conflict: say so rather than claim "unchanged".
+        io.err(
+          `version ${version} is the version last accepted; its content was not compared: give --last-digest ` +
+            `(lastAccepted.digest of tsdeploy-agent status --json) to tell "no change" from a conflict\n`,
+        );
+      }
       io.out(`${JSON.stringify(result.manifest, null, 2)}\n`);
       return EXIT.ok;
     } catch (error) {
