@@ -80,6 +80,7 @@ export function decideEnroll(input: {
     enrolledVia: 'token',
     revokedAt: identity?.revokedAt ?? null,
     revokedKeys: identity?.revokedKeys ?? [],
+    ...(identity?.history === undefined ? {} : { history: identity.history }),
   };
   if (request.token !== undefined) {
     if (token === null) return enrollReply(403, { error: 'unknown enrollment token' }, 'unknown token');
@@ -116,6 +117,7 @@ export function decideEnroll(input: {
       enrolledVia: null,
       revokedAt: identity?.revokedAt ?? null,
       revokedKeys: identity?.revokedKeys ?? [],
+      ...(identity?.history === undefined ? {} : { history: identity.history }),
     },
   });
 }

@@ -9,6 +9,22 @@ const IsoTimeSchema = z.iso.datetime({ offset: true });
 export const EnrollmentStatusSchema = z.enum(['enrolled', 'pending', 'revoked']);
 export type EnrollmentStatus = z.infer<typeof EnrollmentStatusSchema>;
 
+/** One change to a host's enrollment made by an operator's command, kept in the host's record. */
+export const HostEventSchema = z
+  .object({
+    time: IsoTimeSchema,
+    event: z.enum(['approved', 'revoked', 're-enrolled']),
+    /** The key approved, revoked or re-enrolled. */
+    publicKey: z.string().max(512),
+    /** The command that did it, e.g. "hosts approve --key --force". */
+    via: z.string().max(100),
+  })
+  .strict();
+export type HostEvent = z.infer<typeof HostEventSchema>;
+
+/** Events kept per host; the oldest are dropped past it. */
+export const HOST_HISTORY_LIMIT = 100;
+
 /**
  * `hosts/<host>.json`: who a host is. The only file both the server (enroll) and the admin CLI
  * (approve, revoke) write, so both take the host's lock file for it.
@@ -25,6 +41,8 @@ export const HostRecordSchema = z
     revokedAt: IsoTimeSchema.nullable(),
     /** Every key ever revoked for this host: none of them can enroll again. */
     revokedKeys: z.array(z.string().max(512)).max(1000),
+    /** What operators did to this host's enrollment, oldest first (absent in records written before it). */
+    history: z.array(HostEventSchema).max(HOST_HISTORY_LIMIT).optional(),
   })
   .strict();
 export type HostRecord = z.infer<typeof HostRecordSchema>;

@@ -232,6 +232,39 @@ describe('tokens and hosts (on the state directory)', () => {
       'tsdeploy-controller: no enrollment request from nobody; to enroll a key carried over by hand, add --key NAME:BASE64\n',
     );
   });
+  it('re-enrolls a revoked air-gapped host with a new key given with --key --force, recorded in its history', async () => {
+    const first = publicText(generateKeyPair('vault-1-agent'));
+    const second = publicText(generateKeyPair('vault-1-agent'));
+    const admin = (...args: string[]) => cli([...args, '--state-dir', running.stateDir]);
+    assert.equal((await admin('hosts', 'approve', 'vault-1', '--key', first)).code, 0);
+    assert.equal((await admin('hosts', 'revoke', 'vault-1')).code, 0);
+    const plain = await admin('hosts', 'approve', 'vault-1', '--key', second);
+    assert.equal(plain.code, 1);
+    assert.equal(
+      plain.stderr,
+      'tsdeploy-controller: vault-1 is revoked; its agent must ask again with a new key, or enroll a new key carried over by hand: hosts approve vault-1 --key NAME:BASE64 --force\n',
+    );
+    const bare = await admin('hosts', 'approve', 'vault-1', '--force');
+    assert.equal(bare.code, 2);
+    assert.match(bare.stderr, /--force needs --key NAME:BASE64/);
+    const again = await admin('hosts', 'approve', 'vault-1', '--key', first, '--force');
+    assert.equal(again.code, 3, 'a revoked key never enrolls again');
+    assert.match(again.stderr, /was revoked for vault-1 and can never enroll again: make a new key on the host/);
+    const forced = await admin('hosts', 'approve', 'vault-1', '--key', second, '--force');
+    assert.equal(forced.code, 0, forced.stderr);
+    assert.equal(forced.stdout, `vault-1: re-enrolled (key ${second}); its 1 revoked key(s) stay refused\n`);
+    const list = await admin('hosts', 'list', '--json');
+    const record = (JSON.parse(list.stdout) as { hosts: Array<{ host: string; status: string; publicKey: string; history?: Array<{ event: string; publicKey: string; via: string }> }> }).hosts.find(
+      (h) => h.host === 'vault-1',
+    );
+    assert.deepEqual([record?.status, record?.publicKey], ['enrolled', second]);
+    assert.deepEqual(
+      record?.history?.map((event) => `${event.event} ${event.via}`),
+      ['approved hosts approve --key', 'revoked hosts revoke', 're-enrolled hosts approve --key --force'],
+    );
+    assert.equal((await post(`${running.url}/v1/enroll`, JSON.stringify({ host: 'vault-1', publicKey: second }))).status, 200, 'the running controller takes the new key');
+    assert.equal((await post(`${running.url}/v1/enroll`, JSON.stringify({ host: 'vault-1', publicKey: first }))).status, 403, 'and still refuses the revoked one');
+  });
   it('refuses a state directory that does not exist', async () => {
     const run = await cli(['tokens', 'create', '--host', 'x', '--state-dir', join(work, 'missing')]);
     assert.equal(run.code, 1);

@@ -4,10 +4,11 @@ import { appendFile, mkdir, mkdtemp, readdir, rm, stat, utimes, writeFile } from
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { approvedRecord, revokedRecord, AdminError } from '../../controller/fleet/hosts-and-tokens.js';
+import { approvedRecord, revokedRecord, AdminError, RevokedKeyError } from '../../controller/fleet/hosts-and-tokens.js';
+import { exitCodeFor } from '../../shared/errors.js';
 import { acquireFileLock, LockBusyError } from '../../controller/storage/file-lock.js';
 import { createKeyedMutex } from '../../controller/storage/mutex.js';
-import type { HostRecord, ReportLogEntry } from '../../controller/storage/records.js';
+import { HostRecordSchema, type HostRecord, type ReportLogEntry } from '../../controller/storage/records.js';
 import { createFileStore } from '../../controller/storage/store.js';
 import { formatPublicKey, generateKeyPair } from '../../shared/keys.js';
 
@@ -156,5 +157,28 @@ describe('hosts approve and revoke', () => {
     assert.equal(record.status, 'revoked');
     assert.deepEqual(record.revokedKeys, [key]);
     assert.equal(revokedRecord(record, 'web-1', now), record, 'revoking again changes nothing');
+  });
+  it('re-enrolls a revoked host with a new key given with --force, and records each step in its history', () => {
+    const later = new Date('2026-02-01T00:00:00Z');
+    const revoked = revokedRecord(approvedRecord(null, 'web-1', key, now), 'web-1', now);
+    assert.throws(() => approvedRecord(revoked, 'web-1', other, later), /web-1 is revoked; .*hosts approve web-1 --key NAME:BASE64 --force/);
+    const record = approvedRecord(revoked, 'web-1', other, later, { force: true });
+    assert.deepEqual([record.status, record.publicKey, record.enrolledAt, record.revokedKeys], ['enrolled', other, later.toISOString(), [key]]);
+    assert.deepEqual(
+      record.history?.map((event) => [event.event, event.publicKey, event.via]),
+      [
+        ['approved', key, 'hosts approve --key'],
+        ['revoked', key, 'hosts revoke'],
+        ['re-enrolled', other, 'hosts approve --key --force'],
+      ],
+    );
+    assert.equal(HostRecordSchema.safeParse(record).success, true);
+  });
+  it('refuses to re-enroll a key that was revoked for the host, even with --force (exit 3)', () => {
+    const revoked = revokedRecord(approvedRecord(null, 'web-1', key, now), 'web-1', now);
+    assert.throws(
+      () => approvedRecord(revoked, 'web-1', key, now, { force: true }),
+      (error: unknown) => error instanceof RevokedKeyError && exitCodeFor(error) === 3 && /can never enroll again: make a new key on the host/.test(error.message),
+    );
   });
 });
