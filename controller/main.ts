@@ -46,8 +46,8 @@ Operator (signs locally, talks to the controller over HTTP):
                                         the current rollout's waves and progress
 
 Admin (on the controller machine, acting on its state directory):
-  hosts list|approve HOST [--key KEY]|revoke HOST [--state-dir DIR | --config FILE]
-                                        enrollment requests and enrolled agent keys
+  hosts list|approve HOST [--key KEY [--force]]|revoke HOST [--state-dir DIR | --config FILE]
+                                        enrollment requests and enrolled agent keys (--force: re-enroll a revoked host)
   tokens create --host HOST [--ttl 1h] [--state-dir DIR | --config FILE]
                                         print a one-time enrollment token for HOST (shown once)
   rollout pause|resume|abort [--state-dir DIR | --config FILE]
