@@ -44,10 +44,10 @@ describe('publishing without the release key', () => {
     assert.equal(result.code, 3, result.stdout);
     assert.match(result.stderr, /web-1: refused \(HTTP 403\): bad or too few signatures/);
   });
-  it('a public key given as --key signs nothing (exit 1, says so)', async () => {
+  it('a public key given as --key signs nothing (exit 2, a usage error, says so)', async () => {
     const result = await unchanged(controller.stateDir, () => publish(controller.url, keys.releasePublic));
-    assert.equal(result.code, 1, result.stdout);
-    assert.match(result.stderr, /public key/);
+    assert.equal(result.code, 2, result.stdout);
+    assert.match(result.stderr, /is a public key, not a secret key/);
   });
   it('manifest sign with an untrusted key is refused by the agent rule (verify-manifest exit 3)', async () => {
     const signed = await cli('controller', ['manifest', 'sign', '--key', keys.rogue, '--host', 'web-1', '--path', storePath(1), '--version', '1', '--system', 'x86_64-linux']);
