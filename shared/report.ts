@@ -94,7 +94,7 @@ export const RebootReportSchema = z
     nextCheck: z.iso.datetime({ offset: true }).nullable(),
     /** The inhibitor locks that hold the reboot back. */
     inhibitors: z.array(InhibitorSchema).max(32),
-    /** Reboots the agent asked for in this deployment: one into it, and one back if it was unhealthy. */
+    /** Boots the host went through in this deployment: one into it, and one back if it was unhealthy. */
     reboots: z.number().int().nonnegative(),
   })
   .strict();

@@ -120,6 +120,14 @@ export function awaitingReboot(deployment: Deployment | null): boolean {
   return deployment?.reboot !== undefined && (deployment.phase === 'awaiting-reboot' || deployment.phase === 'rebooting');
 }
 
+/**
+ * A boot entry staged for a reboot that has not happened: a manifest of the running system is then no longer
+ * "in sync" (the next boot would start the staged generation), so it is deployed and puts the boot entry back.
+ */
+export function rebootStaged(deployment: Deployment | null): boolean {
+  return deployment?.reboot?.stage === 'before' && ['staging-boot', 'awaiting-reboot', 'rebooting'].includes(deployment.phase);
+}
+
 /** How long the daemon may wait before the reboot decision wants another look; null when it does not care. */
 export function rebootCheckDelayMs(journal: Journal, now: Date): number | null {
   const deployment = journal.deployment;
@@ -243,7 +251,7 @@ export function rebootStep(
       return { journal: withDeployment(journal, next), effect: null, ...(decision.reason === reboot.waiting ? {} : { note: `reboot waits: ${decision.reason}` }) };
     }
     case 'reboot-requested':
-      return { journal: withDeployment(journal, at('rebooting', {}, { reboots: reboot.reboots + 1 })), effect: null };
+      return { journal: withDeployment(journal, at('rebooting')), effect: null };
     case 'reboot-failed':
       return { journal: withDeployment(journal, at('awaiting-reboot', {}, { waiting: `systemctl reboot failed: ${event.error}`, nextCheck: null })), effect: null };
     default:
@@ -306,7 +314,7 @@ function rebootResume(
     ...deployment,
     ...extra,
     phase,
-    reboot: { ...reboot, ...(rebooted ? { bootId } : {}), ...state },
+    reboot: { ...reboot, ...(rebooted ? { bootId, reboots: reboot.reboots + 1 } : {}), ...state },
     updatedAt: time,
   });
   const go = (next: Deployment, note?: string): StepResult => ({

@@ -22,7 +22,7 @@ export const RebootStateSchema = z
     nextCheck: z.iso.datetime({ offset: true }).nullable(),
     /** The inhibitor locks holding the reboot back at the last look. */
     inhibitors: z.array(InhibitorSchema).max(32),
-    /** Reboots asked for (`systemctl reboot` that succeeded), into the generation and back. */
+    /** Boots the host went through during the deployment: the reboot into the generation, and the one back. */
     reboots: z.number().int().nonnegative(),
     /** When the last reboot was asked for. */
     requestedAt: z.iso.datetime({ offset: true }).nullable(),

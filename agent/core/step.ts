@@ -15,7 +15,7 @@ import { preflightVerdict, type PreflightMeasure } from './preflight.js';
 import { bootBeforeProbation, probationResume, probationStep } from './probation.js';
 import { usesProbation } from './probation-effects.js';
 import type { RebootVerdict } from './reboot.js';
-import { rebootStep, type RebootEvent, type RebootPolicy } from './reboot-policy.js';
+import { rebootStaged, rebootStep, type RebootEvent, type RebootPolicy } from './reboot-policy.js';
 import type { GenerationLink } from './rollback-plan.js';
 
 export { announce, announcedPhase, effectFor, isTerminal, withDeployment, type Effect } from './effects.js';
@@ -115,7 +115,7 @@ export function step(journal: Journal, event: Event, now: Date, policy: Policy):
       return { journal: { ...journal, lastAccepted }, effect: null, note: `version ${manifest.version} failed here before; not retried` };
     }
     const inSync =
-      event.currentSystem === manifest.storePath && manifest.activation !== 'dry-activate' && manifest.activation !== 'boot';
+      event.currentSystem === manifest.storePath && manifest.activation !== 'dry-activate' && manifest.activation !== 'boot' && !rebootStaged(journal.deployment);
     const deployment: Deployment = {
       version: manifest.version,
       storePath: manifest.storePath,

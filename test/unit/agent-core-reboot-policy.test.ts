@@ -195,12 +195,14 @@ describe('step: the reboot path', () => {
     assert.equal(rebootCheckDelayMs(held, NOW), null);
   });
 
-  it('the reboot records the boot it leaves and when it was asked for; the count grows once systemd took it', () => {
+  it('the reboot records the boot it leaves and when it was asked for; the count grows with the boot that follows', () => {
     const going = step(at('awaiting-reboot'), { type: 'reboot-checked', inhibitors: [], inhibitorError: null, random: 0, bootId: 'boot-9' }, NOW, POLICY).journal;
     assert.equal(going.deployment?.reboot?.bootId, 'boot-9');
     assert.equal(going.deployment?.reboot?.requestedAt, NOW.toISOString());
-    assert.equal(going.deployment?.reboot?.reboots, 0);
-    assert.equal(step(going, { type: 'reboot-requested' }, NOW, POLICY).journal.deployment?.reboot?.reboots, 1);
+    const asked = step(going, { type: 'reboot-requested' }, NOW, POLICY).journal;
+    assert.equal(asked.deployment?.reboot?.reboots, 0);
+    assert.equal(step(asked, { type: 'resume', observed: observed('boot-9', OLD) }, NOW, POLICY).journal.deployment?.reboot?.reboots, 0);
+    assert.equal(step(asked, { type: 'resume', observed: observed('boot-10', NEW) }, NOW, POLICY).journal.deployment?.reboot?.reboots, 1);
   });
 
   it('a confirmed or rolled-back deployment joins failedVersions only when it did not confirm', () => {

@@ -148,6 +148,21 @@ describe('driver: a kernel change with reboot "when-needed" (fake reboot port, n
     assert.equal(world.journal.deployment?.phase, 'confirmed');
   });
 
+  it('publishing the running system while a reboot waits puts the boot entry back, and no reboot follows', async () => {
+    const world = rebootWorld();
+    world.serve(1, NEW);
+    await world.agent().cycle(0);
+    assert.equal(world.nix.bootEntry, NEW);
+    world.serve(2, OLD);
+    await world.agent().cycle(0);
+    assert.equal(world.journal.deployment?.version, 2);
+    assert.equal(world.journal.deployment?.phase, 'confirmed');
+    assert.equal(world.nix.bootEntry, OLD);
+    world.now += 3_600_000;
+    await world.agent().cycle(0);
+    assert.equal(world.port.reboots, 0);
+  });
+
   it('a host rebooted by someone else while waiting, onto the new generation, is checked and confirmed', async () => {
     const world = rebootWorld();
     world.serve(1, NEW);
