@@ -11,6 +11,7 @@ import {
   PublicKeyTextSchema,
 } from '../shared/config-file.js';
 import { HostNameSchema } from '../shared/validate.js';
+import { REBOOT_CONFIG_FIELDS } from './reboot-config.js';
 
 
 /**
@@ -139,6 +140,7 @@ const AgentConfigFields = z
      * set the profile and write the boot entry, so a reboot during probation comes back on the last good one.
      */
     probation: z.boolean().default(true),
+    ...REBOOT_CONFIG_FIELDS,
     timeouts: z
       .object({
         fetchSeconds: z.number().int().min(1).max(3600).default(30),

@@ -5,15 +5,18 @@ import { acceptManifest, isRejectionError } from '../shared/accept.js';
 import { errorMessage } from '../shared/errors.js';
 import type { PublicKey } from '../shared/keys.js';
 import type { Logger } from '../shared/log.js';
-import type { HealthResult, HostFacts, Phase, Report } from '../shared/report.js';
+import type { HealthResult, HostFacts, Phase, RealiseProgress, Report } from '../shared/report.js';
 import type { AgentConfig } from './config.js';
 import { failureReason, judgeRound, onlyControllerFailed, type WindowState } from './core/health-window.js';
 import type { Deployment, Journal } from './core/journal.js';
 import { outcomeOf } from './core/outcome.js';
+import { awaitingReboot, rebootReport, rebootWaitChanged } from './core/reboot-policy.js';
 import { planRollback } from './core/rollback-plan.js';
 import { announce, isTerminal, step, type Effect, type Event, type Observation, type Policy, type StepResult } from './core/step.js';
 import { performProbation } from './perform-probation.js';
-import type { Clock, HealthProbe, HostProbe, JournalStore, ManifestSource, Nix, ReportSink } from './ports.js';
+import { performReboot } from './perform-reboot.js';
+import type { Clock, HealthProbe, HostProbe, JournalStore, ManifestSource, Nix, RealiseProgressPort, RebootPort, ReportSink } from './ports.js';
+import { rebootPolicyOf } from './reboot-config.js';
 
 export { outcomeOf } from './core/outcome.js';
 
@@ -30,6 +33,10 @@ export interface AgentDeps {
   readonly trustedKeys: readonly PublicKey[];
   /** True when reports can reach a controller (the `controller` health check needs one). */
   readonly hasController: boolean;
+  /** Reading boot files, inhibitor locks and `systemctl reboot`, for `reboot: "when-needed"`. */
+  readonly reboot?: RebootPort;
+  /** Follows realises for progress reports. */
+  readonly progress?: RealiseProgressPort;
   /**
    * Fault injection for crash tests: called after each journal write is durable. The lab's kill -9
    * matrix uses it to stop the agent exactly at a phase boundary; production leaves it unset.
@@ -58,7 +65,7 @@ export interface Agent {
 
 export function createAgent(deps: AgentDeps): Agent {
   const { config, log, nix, clock } = deps;
-  const policy: Policy = { ...config.rollback, maxResumes: 3, minFreeBytes: config.minFreeBytes, probation: config.probation };
+  const policy: Policy = { ...config.rollback, maxResumes: 3, minFreeBytes: config.minFreeBytes, probation: config.probation, reboot: rebootPolicyOf(config) };
   const gcRoot = join(config.stateDir, 'gcroots', 'desired');
   const fields = (d: Deployment) => ({ host: config.host, version: d.version, storePath: d.storePath, phase: d.phase });
   let lastRejectedEtag: string | null = null;
@@ -69,10 +76,12 @@ export function createAgent(deps: AgentDeps): Agent {
   /** Queues a signed report of the journal's state and starts its delivery without waiting for it. */
   const report = async (
     journal: Journal,
-    extra: { kind?: Report['kind']; phase?: Phase; error?: string | null; health?: readonly HealthResult[]; facts?: HostFacts | null } = {},
+    extra: { kind?: Report['kind']; phase?: Phase; error?: string | null; health?: readonly HealthResult[]; facts?: HostFacts | null; progress?: RealiseProgress } = {},
   ): Promise<void> => {
     const deployment = journal.deployment;
     const phase = extra.phase ?? deployment?.phase ?? 'idle';
+    const progress = extra.progress ?? (phase === 'realising' && deployment !== null ? deps.progress?.current(deployment.storePath) : null) ?? null;
+    const reboot = rebootReport(deployment);
     const profile = await nix.readProfile(config.profile);
     const version = deployment?.version || journal.lastAccepted?.version || null;
     await deps.reports.enqueue({
@@ -89,6 +98,8 @@ export function createAgent(deps: AgentDeps): Agent {
       health: [...(extra.health ?? journal.lastHealth?.results ?? [])],
       error: extra.error !== undefined ? extra.error : (deployment?.reason ?? null),
       facts: extra.facts ?? null,
+      ...(progress === null ? {} : { progress }),
+      ...(reboot === undefined ? {} : { reboot }),
     });
     void flushReports().catch((error: unknown) => log.warn({ err: errorMessage(error) }, 'report delivery failed'));
   };
@@ -99,6 +110,8 @@ export function createAgent(deps: AgentDeps): Agent {
     if (deployment !== null && deployment.phase !== before.deployment?.phase) {
       await deps.afterPersist?.(journal);
       log.info({ ...fields(deployment), reason: deployment.reason ?? undefined }, `phase ${deployment.phase}`);
+      await report(journal);
+    } else if (rebootWaitChanged(before.deployment, deployment)) {
       await report(journal);
     }
   };
@@ -146,13 +159,18 @@ export function createAgent(deps: AgentDeps): Agent {
         if (plan !== null) log.info({ host: config.host, storePath: effect.storePath, ...plan }, 'closure to fetch');
         return { type: 'preflight-measured', measure: { plan, dryRunError, freeBytes: plan === null ? null : await deps.host.freeBytes() } };
       }
-      case 'realise':
+      case 'realise': {
+        const tracker = await deps.progress?.start(effect.storePath, (progress) => void reportProgress(progress));
         try {
-          await nix.realise(effect.storePath, gcRoot);
+          await nix.realise(effect.storePath, gcRoot, tracker === undefined ? undefined : (line) => tracker.onLine(line));
         } catch (error) {
+          await tracker?.finish(false);
           return { type: 'realise-failed', error: `realise failed: ${errorMessage(error)}` };
         }
-        return { type: 'realised', previous: { ...(await readPrevious()) }, bootId: (await deps.host.bootId?.()) ?? null };
+        await tracker?.finish(true);
+        const reboot = config.reboot === 'when-needed' ? await deps.reboot?.needed(effect.storePath) : undefined;
+        return { type: 'realised', previous: { ...(await readPrevious()) }, bootId: (await deps.host.bootId?.()) ?? null, ...(reboot === undefined ? {} : { reboot }) };
+      }
       case 'set-profile':
         try {
           return { type: 'profile-set', generation: (await nix.setProfile(config.profile, effect.storePath)).generation };
@@ -179,6 +197,19 @@ export function createAgent(deps: AgentDeps): Agent {
       case 'probation':
       case 'stage-boot':
         return performProbation(effect, { nix, profile: config.profile, log, host: config.host });
+      case 'check-reboot':
+      case 'reboot':
+      case 'revert-boot':
+        return performReboot(effect, { nix, profile: config.profile, log, host: config.host, hostProbe: deps.host, reboot: deps.reboot });
+    }
+  };
+
+  /** A progress report while the closure is fetched (a heartbeat: the phase did not change). */
+  const reportProgress = async (progress: RealiseProgress): Promise<void> => {
+    try {
+      await report(await deps.journal.read(), { kind: 'heartbeat', progress });
+    } catch (error) {
+      log.warn({ host: config.host, err: errorMessage(error) }, 'progress report failed');
     }
   };
 
@@ -233,7 +264,7 @@ export function createAgent(deps: AgentDeps): Agent {
     const journal = await deps.journal.read();
     const deployment = journal.deployment;
     if (deployment === null || isTerminal(deployment.phase)) return deployment;
-    log.info(fields(deployment), 'resuming interrupted deployment');
+    if (!awaitingReboot(deployment)) log.info(fields(deployment), 'resuming interrupted deployment');
     const { journal: final, note } = await apply(journal, { type: 'resume', observed: await observe() });
     if (note !== undefined) log.info({ host: config.host }, note);
     return final.deployment;

@@ -1,8 +1,9 @@
 // The narrow interfaces the driver works through; adapters/ implements them, tests fake them.
 import type { Activation } from '../shared/manifest.js';
-import type { HealthResult, HostFacts, Report } from '../shared/report.js';
+import type { HealthResult, HostFacts, Inhibitor, RealiseProgress, Report } from '../shared/report.js';
 import type { Journal } from './core/journal.js';
 import type { DryRunPlan } from './core/preflight.js';
+import type { RebootVerdict } from './core/reboot.js';
 import type { GenerationLink } from './core/rollback-plan.js';
 
 export interface ProfileState {
@@ -13,7 +14,8 @@ export interface ProfileState {
 /** Every Nix command the agent runs, and the links it reads. */
 export interface Nix {
   dryRun(storePath: string): Promise<DryRunPlan | null>;
-  realise(storePath: string, gcRoot: string): Promise<void>;
+  /** `onLine` receives each line Nix prints (for realise progress). */
+  realise(storePath: string, gcRoot: string, onLine?: (line: string) => void): Promise<void>;
   readProfile(profile: string): Promise<ProfileState | null>;
   /** The profile's generations that still exist, oldest first. */
   listGenerations(profile: string): Promise<GenerationLink[]>;
@@ -71,4 +73,30 @@ export interface HostProbe {
   bootId?(): Promise<string | null>;
   /** True while the host shuts down: an effect's result is then discarded and the next boot decides. */
   shuttingDown?(): Promise<boolean>;
+}
+
+/** What the reboot path needs of the host (agent/adapters/reboot.ts). */
+export interface RebootPort {
+  /** Whether `storePath`'s kernel, initrd or kernel modules differ from /run/booted-system's. */
+  needed(storePath: string): Promise<RebootVerdict>;
+  /** The inhibitor locks logind holds (`systemd-inhibit --list`); throws when they cannot be listed. */
+  inhibitors(): Promise<Inhibitor[]>;
+  /** `systemctl reboot`: resolves once systemd took the job. */
+  reboot(): Promise<void>;
+  /** A uniform draw in [0, 1) for the random delay. */
+  random(): number;
+}
+
+/** Follows a realise: the lines Nix prints, measured against the dry run's plan (agent/adapters/realise-progress.ts). */
+export interface RealiseProgressPort {
+  /** Starts following the realise of `storePath`; `emit` is called at most every few seconds with what changed. */
+  start(storePath: string, emit: (progress: RealiseProgress) => void): Promise<RealiseTracker>;
+  /** The last progress of `storePath`'s realise, or null. */
+  current(storePath: string): RealiseProgress | null;
+}
+
+export interface RealiseTracker {
+  onLine(line: string): void;
+  /** Stops following; `ok` says whether the realise succeeded. */
+  finish(ok: boolean): Promise<void>;
 }

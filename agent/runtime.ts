@@ -3,6 +3,8 @@ import { formatPublicKey, parsePublicKey, publicKeyOf } from '../shared/keys.js'
 import type { Logger } from '../shared/log.js';
 import { createControllerClient, type ControllerClient } from './adapters/controller-client.js';
 import { readBootId } from './adapters/boot-id.js';
+import { createRealiseProgress } from './adapters/realise-progress.js';
+import { createRebootPort } from './adapters/reboot.js';
 import { systemState } from './adapters/system-state.js';
 import { systemdIsRunning } from './adapters/transient-activation.js';
 import { hostShuttingDown } from './core/reboot.js';
@@ -60,6 +62,8 @@ export async function createRuntime(config: AgentConfig, log: Logger, afterPersi
     clock: { now: () => new Date(), sleep },
     trustedKeys: config.trustedKeys.map((text) => parsePublicKey(text)),
     hasController: controller !== null,
+    reboot: createRebootPort(),
+    progress: createRealiseProgress({ stateDir: config.stateDir, log, host: config.host }),
     ...(afterPersist === undefined ? {} : { afterPersist }),
   });
   return {

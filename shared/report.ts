@@ -18,6 +18,8 @@ export const PhaseSchema = z.enum([
   'activating',
   'checking-health',
   'staging-boot',
+  'awaiting-reboot',
+  'rebooting',
   'confirmed',
   'rolling-back',
   'rolled-back',
@@ -54,6 +56,50 @@ export const HostFactsSchema = z
   .strict();
 export type HostFacts = z.infer<typeof HostFactsSchema>;
 
+/** How far `nix-store --realise` has fetched the closure: paths and bytes done of what the dry run planned. */
+export const RealiseProgressSchema = z
+  .object({
+    pathsDone: z.number().int().nonnegative(),
+    pathsTotal: z.number().int().nonnegative(),
+    /** NAR bytes of the finished paths plus what the paths being copied hold so far. */
+    bytesDone: z.number().int().nonnegative(),
+    /** The dry run's unpacked size (rounded by Nix to 0.01 MiB). */
+    bytesTotal: z.number().int().nonnegative(),
+    /** True once the realise ended. */
+    finished: z.boolean(),
+  })
+  .strict();
+export type RealiseProgress = z.infer<typeof RealiseProgressSchema>;
+
+/** One systemd-logind inhibitor lock, as `systemd-inhibit --list` shows it. */
+export const InhibitorSchema = z
+  .object({
+    who: z.string().max(256),
+    what: z.string().max(256),
+    why: z.string().max(512),
+    mode: z.string().max(32),
+  })
+  .strict();
+export type Inhibitor = z.infer<typeof InhibitorSchema>;
+
+/** A deployment that needs a reboot: why, and what it waits for. */
+export const RebootReportSchema = z
+  .object({
+    changed: z.array(z.enum(['kernel', 'initrd', 'kernel-modules'])).max(3),
+    /** `before`: the new generation is not booted yet; `booted`: it is; `reverted`: the previous one is the boot default again. */
+    stage: z.enum(['before', 'booted', 'reverted']),
+    /** Why the reboot has not happened yet (outside the window, a random delay, an inhibitor lock); null when it is not waiting. */
+    waiting: z.string().max(2048).nullable(),
+    /** When the agent looks again (the window's opening, the end of the delay); null: at its next poll. */
+    nextCheck: z.iso.datetime({ offset: true }).nullable(),
+    /** The inhibitor locks that hold the reboot back. */
+    inhibitors: z.array(InhibitorSchema).max(32),
+    /** Boots the host went through in this deployment: one into it, and one back if it was unhealthy. */
+    reboots: z.number().int().nonnegative(),
+  })
+  .strict();
+export type RebootReport = z.infer<typeof RebootReportSchema>;
+
 export const ReportSchema = z
   .object({
     host: HostNameSchema,
@@ -72,6 +118,10 @@ export const ReportSchema = z
     health: z.array(HealthResultSchema).max(64),
     error: z.string().max(4096).nullable(),
     facts: HostFactsSchema.nullable(),
+    /** While the closure is fetched: how far it got. Absent otherwise (and from older agents). */
+    progress: RealiseProgressSchema.optional(),
+    /** A deployment that goes through a reboot. Absent otherwise (and from older agents). */
+    reboot: RebootReportSchema.optional(),
   })
   .strict();
 export type Report = z.infer<typeof ReportSchema>;

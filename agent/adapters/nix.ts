@@ -6,6 +6,7 @@ import type { Activation } from '../../shared/manifest.js';
 import type { Logger } from '../../shared/log.js';
 import { isStorePath } from '../../shared/validate.js';
 import type { DryRunPlan } from '../core/preflight.js';
+import type { FetchPlan } from '../core/realise-progress.js';
 import type { GenerationLink } from '../core/rollback-plan.js';
 import type { Nix, ProfileState } from '../ports.js';
 import { createTransientActivation } from './transient-activation.js';
@@ -41,6 +42,35 @@ export function parseDryRun(output: string): DryRunPlan | null {
     return { paths: 1, downloadBytes: mib(single[1]), unpackedBytes: mib(single[2]) };
   }
   return { paths: Number(match[1]), downloadBytes: mib(match[2]), unpackedBytes: mib(match[3]) };
+}
+
+/** The paths the dry run lists under "will be fetched", with the unpacked total: what realise progress counts against. */
+export function parseFetchPlan(output: string): FetchPlan | null {
+  const plan = parseDryRun(output);
+  if (plan === null) return null;
+  const paths: string[] = [];
+  let inList = false;
+  for (const line of output.split('\n')) {
+    if (/will be fetched/.test(line)) {
+      inList = true;
+    } else if (inList && /^\s+\/nix\/store\//.test(line)) {
+      const path = line.trim();
+      if (isStorePath(path)) paths.push(path);
+    } else if (inList) {
+      inList = false;
+    }
+  }
+  return { paths, bytesTotal: plan.unpackedBytes };
+}
+
+/** Prints the paths that are not valid (yet); exit 0 either way. */
+export function checkValidityArgs(paths: readonly string[]): [string, ...string[]] {
+  return ['nix-store', '--check-validity', '--print-invalid', ...paths];
+}
+
+/** The NAR size of each (valid) path, one line each, in order. */
+export function querySizeArgs(paths: readonly string[]): [string, ...string[]] {
+  return ['nix-store', '--query', '--size', ...paths];
 }
 
 function mib(text: string | undefined): number {
@@ -122,8 +152,17 @@ export function createNix(options: NixOptions): Nix {
       const { stdout, stderr } = await runCommand({ argv: dryRunArgs(storePath), timeoutMs: 120_000 });
       return parseDryRun(`${stdout}\n${stderr}`);
     },
-    async realise(storePath, gcRoot) {
-      await run(realiseArgs(storePath, gcRoot), options.realiseTimeoutMs);
+    async realise(storePath, gcRoot, onLine) {
+      const argv = realiseArgs(storePath, gcRoot);
+      await runCommand({
+        argv,
+        timeoutMs: options.realiseTimeoutMs,
+        onLine: (stream, line) => {
+          if (line.trim() === '') return;
+          log.info({ command: argv[0], stream, line }, 'command output');
+          onLine?.(line);
+        },
+      });
     },
     readProfile,
     async listGenerations(profile) {

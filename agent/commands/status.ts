@@ -2,9 +2,12 @@
 import { defineCommand, EXIT } from '../../shared/cli.js';
 import { readJournal } from '../adapters/journal-file.js';
 import { readBootFiles } from '../adapters/boot-files.js';
+import { readProgressFile } from '../adapters/realise-progress.js';
 import { createNix } from '../adapters/nix.js';
 import { rebootNeeded } from '../core/reboot.js';
 import { CONFIG_FLAG, CONFIG_USAGE, configFrom, type AgentIo } from '../cli-context.js';
+
+const mib = (bytes: number): string => (bytes / 1048576).toFixed(1);
 
 export const statusCommand = defineCommand({
   name: 'status',
@@ -19,6 +22,9 @@ export const statusCommand = defineCommand({
     const bootedSystem = await nix.bootedSystem();
     // The profile's generation is what the next boot runs: a reboot is needed when its boot files differ.
     const reboot = rebootNeeded(await readBootFiles(bootedSystem), await readBootFiles(profile?.path ?? null));
+    // The last realise's progress, while it is the deployment's: under way in `realising`, finished after.
+    const progressFile = await readProgressFile(config.stateDir);
+    const realiseProgress = progressFile !== null && progressFile.storePath === journal.deployment?.storePath ? { ...progressFile.progress, updatedAt: progressFile.updatedAt } : null;
     const status = {
       host: config.host,
       currentSystem: await nix.currentSystem(),
@@ -31,6 +37,7 @@ export const statusCommand = defineCommand({
       lastAccepted: journal.lastAccepted,
       deployment: journal.deployment,
       lastHealth: journal.lastHealth,
+      realiseProgress,
       failedVersions: journal.failedVersions,
     };
     if (values.json === true) {
@@ -46,6 +53,8 @@ export const statusCommand = defineCommand({
       `profile:         ${status.profile} (generation ${status.generation ?? '-'})`,
       `last accepted:   ${journal.lastAccepted === null ? '-' : `version ${journal.lastAccepted.version}`}`,
       `deployment:      ${d === null ? '-' : `version ${d.version} ${d.phase} ${d.storePath}${d.reason === null ? '' : ` (${d.reason})`}`}`,
+      ...(realiseProgress === null ? [] : [`realise:         ${realiseProgress.pathsDone}/${realiseProgress.pathsTotal} paths, ${mib(realiseProgress.bytesDone)}/${mib(realiseProgress.bytesTotal)} MiB${realiseProgress.finished ? ' (finished)' : ''}`]),
+      ...(d?.reboot === undefined ? [] : [`reboot:          ${d.reboot.stage}, ${d.reboot.reboots} reboot(s)${d.reboot.waiting === null ? '' : `; waiting: ${d.reboot.waiting}`}`]),
       `last health:     ${journal.lastHealth === null ? '-' : `${journal.lastHealth.ok ? 'ok' : 'FAILED'} at ${journal.lastHealth.time}`}`,
     ];
     io.out(`${lines.join('\n')}\n`);

@@ -1,6 +1,7 @@
 // The effects the core asks the driver to perform, and which phase the journal announces before each. Pure.
 import type { Deployment, DeploymentPhase, Journal, Previous } from './journal.js';
 import { probationEffectFor, probationPhase, type ProbationEffect } from './probation-effects.js';
+import { rebootEffectFor, rebootPhase, type RebootEffect } from './reboot-effects.js';
 
 /** One side effect for the driver to perform; its result comes back as an Event. */
 export type Effect =
@@ -19,7 +20,8 @@ export type Effect =
     }
   | { readonly type: 'check-health' }
   | { readonly type: 'rollback'; readonly previous: Previous; readonly activation: Deployment['activation'] }
-  | ProbationEffect;
+  | ProbationEffect
+  | RebootEffect;
 
 const TERMINAL: ReadonlySet<DeploymentPhase> = new Set(['confirmed', 'rolled-back', 'failed']);
 
@@ -60,6 +62,10 @@ export function announcedPhase(effect: Effect, current: DeploymentPhase): Deploy
     case 'probation':
     case 'stage-boot':
       return probationPhase(effect);
+    case 'check-reboot':
+    case 'reboot':
+    case 'revert-boot':
+      return rebootPhase(effect, current);
     default:
       return current;
   }
@@ -68,6 +74,8 @@ export function announcedPhase(effect: Effect, current: DeploymentPhase): Deploy
 /** What a deployment in `phase` does next; also the resume rule after a crash. */
 export function effectFor(deployment: Deployment, resumed: boolean): Effect | null {
   const { storePath, activation, previous } = deployment;
+  const reboot = rebootEffectFor(deployment);
+  if (reboot !== undefined) return reboot;
   const probation = probationEffectFor(deployment, resumed);
   if (probation !== undefined) return probation;
   switch (deployment.phase) {

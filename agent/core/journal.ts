@@ -2,6 +2,7 @@
 import { z } from 'zod';
 import { ActivationSchema } from '../../shared/manifest.js';
 import { HealthResultSchema, PhaseSchema } from '../../shared/report.js';
+import { RebootStateSchema } from './reboot-state.js';
 import { StorePathSchema } from '../../shared/validate.js';
 
 /** Where the host was before a deployment touched it: the exact target of a rollback. */
@@ -42,6 +43,8 @@ export const DeploymentSchema = z
     probation: z.boolean().optional(),
     /** The boot the deployment's running-system changes happened in: another one means the host rebooted. */
     bootId: z.string().max(64).nullable().optional(),
+    /** A `switch` whose kernel, initrd or modules differ from the booted system's, deployed by a reboot (`reboot: "when-needed"`). */
+    reboot: RebootStateSchema.optional(),
     /** Times the agent resumed this deployment after a crash; bounded so a crash loop ends. */
     resumes: z.number().int().nonnegative(),
     startedAt: z.string(),

@@ -14,6 +14,8 @@ import { operatorRollback, profileAlreadySet, type Observation } from './operato
 import { preflightVerdict, type PreflightMeasure } from './preflight.js';
 import { bootBeforeProbation, probationResume, probationStep } from './probation.js';
 import { usesProbation } from './probation-effects.js';
+import type { RebootVerdict } from './reboot.js';
+import { rebootStaged, rebootStep, type RebootEvent, type RebootPolicy } from './reboot-policy.js';
 import type { GenerationLink } from './rollback-plan.js';
 
 export { announce, announcedPhase, effectFor, isTerminal, withDeployment, type Effect } from './effects.js';
@@ -30,6 +32,8 @@ export interface Policy {
   readonly minFreeBytes?: number;
   /** `switch` runs the new generation with `test` first; profile and boot entry follow a passed health window. */
   readonly probation?: boolean;
+  /** `reboot: "when-needed"`: a switch that changes the kernel, initrd or modules is deployed by a reboot. */
+  readonly reboot?: RebootPolicy;
 }
 
 export type Event =
@@ -38,7 +42,7 @@ export type Event =
   | { readonly type: 'preflight-measured'; readonly measure: PreflightMeasure }
   | { readonly type: 'preflight-ok' }
   | { readonly type: 'preflight-failed'; readonly error: string }
-  | { readonly type: 'realised'; readonly previous: Previous; readonly bootId?: string | null }
+  | { readonly type: 'realised'; readonly previous: Previous; readonly bootId?: string | null; readonly reboot?: RebootVerdict }
   | { readonly type: 'realise-failed'; readonly error: string }
   | { readonly type: 'profile-set'; readonly generation: number }
   | { readonly type: 'profile-failed'; readonly error: string }
@@ -61,7 +65,8 @@ export type Event =
       readonly type: 'operator-rollback';
       readonly generations: readonly GenerationLink[];
       readonly observed: Observation;
-    };
+    }
+  | RebootEvent;
 
 export interface StepResult {
   readonly journal: Journal;
@@ -110,7 +115,7 @@ export function step(journal: Journal, event: Event, now: Date, policy: Policy):
       return { journal: { ...journal, lastAccepted }, effect: null, note: `version ${manifest.version} failed here before; not retried` };
     }
     const inSync =
-      event.currentSystem === manifest.storePath && manifest.activation !== 'dry-activate' && manifest.activation !== 'boot';
+      event.currentSystem === manifest.storePath && manifest.activation !== 'dry-activate' && manifest.activation !== 'boot' && !rebootStaged(journal.deployment);
     const deployment: Deployment = {
       version: manifest.version,
       storePath: manifest.storePath,
@@ -137,6 +142,8 @@ export function step(journal: Journal, event: Event, now: Date, policy: Policy):
     phase,
     updatedAt: time,
   });
+  const rebooting = rebootStep(journal, deployment, event, now, policy, { ended });
+  if (rebooting !== null) return rebooting;
 
   switch (event.type) {
     case 'resume': {

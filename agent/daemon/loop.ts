@@ -10,6 +10,7 @@ import { pollDelayMs, waitForNextPoll } from './schedule.js';
 import { agentUnitChanged } from './self-restart.js';
 import { readBootFiles } from '../adapters/boot-files.js';
 import { rebootNeeded } from '../core/reboot.js';
+import { rebootCheckDelayMs } from '../core/reboot-policy.js';
 
 /** Runs until `stop` aborts, or until a confirmed switch replaced the agent's own unit (systemd restarts it). */
 export async function runDaemon(config: AgentConfig, log: Logger, stop: AbortSignal, afterPersist?: (journal: Journal) => Promise<void>): Promise<number> {
@@ -30,7 +31,10 @@ export async function runDaemon(config: AgentConfig, log: Logger, stop: AbortSig
     await runtime.agent.resume();
     while (!stop.aborted) {
       if (!enrolled) enrolled = (await ensureEnrolled(config, runtime, log)) !== 'failed';
-      const wait = runtime.source.kind === 'http' ? config.poll.waitSeconds : 0;
+      // A reboot waiting for its window or delay is looked at again when that ends, not a whole long-poll later.
+      const rebootCheck = rebootCheckDelayMs(await runtime.agent.journal(), new Date());
+      const longPoll = runtime.source.kind === 'http' ? config.poll.waitSeconds : 0;
+      const wait = rebootCheck === null ? longPoll : Math.min(longPoll, Math.ceil(rebootCheck / 1000));
       const started = Date.now();
       let quick = true;
       try {
@@ -38,7 +42,7 @@ export async function runDaemon(config: AgentConfig, log: Logger, stop: AbortSig
         quick = Date.now() - started < (wait * 1000) / 2 || result.kind === 'rejected';
         if (result.kind === 'deployed' && result.deployment.phase === 'confirmed') {
           const reboot = rebootNeeded(await readBootFiles('/run/booted-system'), await readBootFiles(result.deployment.storePath));
-          if (reboot.needed) log.info({ host: config.host, storePath: result.deployment.storePath, changed: reboot.changed }, 'a reboot is needed to run this generation fully');
+          if (reboot.needed && config.reboot === 'never') log.info({ host: config.host, storePath: result.deployment.storePath, changed: reboot.changed }, 'a reboot is needed to run this generation fully');
           const previous = result.deployment.previous?.currentSystem ?? null;
           if (await agentUnitChanged(previous, result.deployment.storePath)) {
             log.info({ host: config.host }, 'the new generation changed this agent; exiting so systemd starts the new version');
@@ -53,7 +57,7 @@ export async function runDaemon(config: AgentConfig, log: Logger, stop: AbortSig
       } catch (error) {
         log.warn({ host: config.host, err: errorMessage(error) }, 'poll failed');
       }
-      if (quick) await waitForNextPoll(config, pollDelayMs(config), stop);
+      if (quick) await waitForNextPoll(config, rebootCheck === null ? pollDelayMs(config) : Math.min(pollDelayMs(config), rebootCheck), stop);
     }
     return EXIT.ok;
   } finally {

@@ -1,7 +1,7 @@
 // Fleet status as a pure function of what is stored: one row per host and its deployment state.
 import { z } from 'zod';
 import { ActivationSchema } from '../../shared/manifest.js';
-import { HealthResultSchema, HostFactsSchema, OutcomeSchema, PhaseSchema, type Report } from '../../shared/report.js';
+import { HealthResultSchema, HostFactsSchema, OutcomeSchema, PhaseSchema, RealiseProgressSchema, RebootReportSchema, type Report } from '../../shared/report.js';
 import { HostNameSchema } from '../../shared/validate.js';
 import { EnrollmentStatusSchema, type EnrollmentStatus } from '../storage/records.js';
 
@@ -39,6 +39,9 @@ export const HostStatusSchema = z
     lastSeen: z.iso.datetime({ offset: true }).nullable(),
     state: HostStateSchema,
     facts: HostFactsSchema.nullable(),
+    /** The last report's realise progress and reboot state, as the agent sent them. */
+    progress: RealiseProgressSchema.nullable().optional(),
+    reboot: RebootReportSchema.nullable().optional(),
   })
   .strict();
 export type HostStatus = z.infer<typeof HostStatusSchema>;
@@ -66,7 +69,7 @@ export interface StateInput {
  * The rules, in order: no report → never-seen; no report for N heartbeats → silent; the desired
  * version rolled back → rolled-back; it failed or was rejected → failed; running the desired path
  * with success (or confirmed/idle) → in-sync; a `boot` or `dry-activate` manifest confirmed but not
- * running → awaiting-reboot or dry-activated; anything else → deploying. An outcome about an
+ * running, or an agent waiting for its reboot window → awaiting-reboot, or dry-activated; anything else → deploying. An outcome about an
  * older version than the desired one counts as deploying: the agent has not caught up yet.
  */
 export function hostState(input: StateInput): HostState {
@@ -76,6 +79,7 @@ export function hostState(input: StateInput): HostState {
   const aboutDesired = desired === null || report.manifestVersion === null || report.manifestVersion === desired.version;
   if (aboutDesired && report.outcome === 'rolled-back') return 'rolled-back';
   if (aboutDesired && (report.outcome === 'failure' || report.outcome === 'rejected')) return 'failed';
+  if (aboutDesired && report.phase === 'awaiting-reboot') return 'awaiting-reboot';
   const settled = report.outcome === 'success' || report.phase === 'confirmed' || report.phase === 'idle';
   if (desired === null) return settled ? 'in-sync' : 'deploying';
   if (report.currentSystem === desired.storePath && settled) return 'in-sync';
@@ -112,5 +116,7 @@ export function buildHostStatus(inputs: HostInputs, now: Date, silentAfterMs: nu
     lastSeen: inputs.lastSeen?.toISOString() ?? null,
     state: hostState({ desired: inputs.desired, report, lastSeen: inputs.lastSeen, now, silentAfterMs }),
     facts: report?.facts ?? null,
+    progress: report?.progress ?? null,
+    reboot: report?.reboot ?? null,
   };
 }

@@ -2,6 +2,7 @@
 import { copyFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../../shared/files.js';
+import type { RealiseProgress, RebootReport } from '../../shared/report.js';
 import { LAB_AGENT_CONFIG } from '../lab/agent-unit.js';
 import type { Lab, SystemdLabHost } from '../lab/lab.js';
 import { HEALTH_URL, readText, type LabController, type ReleaseKey } from './harness.js';
@@ -27,6 +28,8 @@ export interface UnitAgentOptions {
   readonly key: ReleaseKey;
   /** The system installed with the agent unit before the agent takes over (as a NixOS installer would). */
   readonly label: string;
+  /** More agent config fields, merged over the lab's (e.g. reboot settings). */
+  readonly config?: Readonly<Record<string, unknown>>;
 }
 
 async function mustExec(host: SystemdLabHost, argv: readonly string[]): Promise<void> {
@@ -45,6 +48,16 @@ export async function installUnitAgent(lab: Lab<SystemdLabHost>, host: SystemdLa
   // The token is handed in through the host's read-only /run/keys and put where the unit reads it, as an operator would.
   await copyFile(tokenFile, join(host.keysDir, 'tsdeploy-enrollment-token'));
   await mustExec(host, ['install', '-D', '-m', '0600', '/run/keys/tsdeploy-enrollment-token', source]);
+  await writeUnitAgentConfig(host, options);
+  const system = await lab.buildSystem('good', options.label, { agentUnit: true });
+  await mustExec(host, ['nix-store', '--realise', system]);
+  await mustExec(host, ['nix-env', '-p', '/nix/var/nix/profiles/system', '--set', system]);
+  await mustExec(host, [`${system}/bin/switch-to-configuration`, 'switch']);
+  return system;
+}
+
+/** The agent's config at /etc/tsdeploy/agent.json: the lab's fields, `options.config` over them. */
+async function writeUnitAgentConfig(host: SystemdLabHost, options: Omit<UnitAgentOptions, 'label'>): Promise<void> {
   const config = {
     host: host.name,
     source: options.controller.url,
@@ -65,21 +78,26 @@ export async function installUnitAgent(lab: Lab<SystemdLabHost>, host: SystemdLa
     reports: { heartbeatSeconds: 5, queueLimit: 1000 },
     timeouts: { fetchSeconds: 3, realiseSeconds: 300, activateSeconds: 120 },
     logLevel: 'debug',
+    ...options.config,
   };
   await writeFileAtomic(join(host.etcTsdeployDir, LAB_AGENT_CONFIG.slice('/etc/tsdeploy/'.length)), `${JSON.stringify(config, null, 2)}\n`);
-  const system = await lab.buildSystem('good', options.label, { agentUnit: true });
-  await mustExec(host, ['nix-store', '--realise', system]);
-  await mustExec(host, ['nix-env', '-p', '/nix/var/nix/profiles/system', '--set', system]);
-  await mustExec(host, [`${system}/bin/switch-to-configuration`, 'switch']);
-  return system;
+}
+
+/** Rewrites the agent's config with other `config` fields and restarts its unit, as a changed NixOS module would. */
+export async function reconfigureUnitAgent(host: SystemdLabHost, options: Omit<UnitAgentOptions, 'label'>): Promise<void> {
+  await writeUnitAgentConfig(host, options);
+  await mustExec(host, ['systemctl', 'restart', 'tsdeploy-agent.service']);
 }
 
 /** The fields of a host's reports the systemd tests look at. */
 export interface ReportSeen {
   readonly kind: string;
+  readonly time: string;
   readonly manifestVersion: number | null;
   readonly phase: string;
   readonly error: string | null;
+  readonly progress?: RealiseProgress;
+  readonly reboot?: RebootReport;
 }
 
 /** Every report the controller stored for `host`, oldest first (an empty list before the first). */

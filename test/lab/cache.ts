@@ -67,9 +67,11 @@ export async function startCacheServer(
   cacheDir: string,
   port: number,
   runDir: string,
+  narBytesPerSecond = 0,
 ): Promise<LabProcess> {
   const readyFile = join(runDir, 'cache-server.ready');
-  const server = node.spawn([process.execPath, '--import', TSX_IMPORT, CACHE_SERVER_SCRIPT, cacheDir, String(port), readyFile], {
+  const argv = [process.execPath, '--import', TSX_IMPORT, CACHE_SERVER_SCRIPT, cacheDir, String(port), readyFile, String(narBytesPerSecond)];
+  const server = node.spawn(argv, {
     logFile: join(runDir, 'cache-server.log'),
   });
   let exited = false;

@@ -40,6 +40,8 @@ export interface LabOptions {
    * PID 1 (systemd-nspawn on a cached Debian rootfs), with reboots and power cuts; see systemd-lab.ts.
    */
   kind?: HostKind;
+  /** Serve NAR files no faster than this (bytes per second, per download), so a test can watch a closure arrive. */
+  cacheBytesPerSecond?: number;
 }
 
 export type HostKind = 'namespace' | 'systemd';
@@ -126,6 +128,8 @@ export async function createLab(options: LabOptions = {}): Promise<Lab<LabHost> 
   if (!Number.isInteger(hostCount) || hostCount < 1 || hostCount > MAX_HOSTS) {
     throw new LabOptionsError(`hosts must be 1..${MAX_HOSTS}, got ${hostCount}`);
   }
+  const rate = options.cacheBytesPerSecond ?? 0;
+  if (!Number.isSafeInteger(rate) || rate < 0) throw new LabOptionsError(`cacheBytesPerSecond must be a whole number of bytes, got ${rate}`);
   await ensureLabPrerequisites();
   await removeStaleLabs();
 
@@ -151,7 +155,7 @@ export async function createLab(options: LabOptions = {}): Promise<Lab<LabHost> 
   };
 
   try {
-    return await assemble({ id, dir, subnet, hostCount, record, teardown, kind: options.kind ?? 'namespace' });
+    return await assemble({ id, dir, subnet, hostCount, record, teardown, kind: options.kind ?? 'namespace', cacheBytesPerSecond: options.cacheBytesPerSecond ?? 0 });
   } catch (error) {
     await teardown();
     throw error;
@@ -166,6 +170,7 @@ async function assemble(context: {
   record: LabRecord;
   teardown: () => Promise<void>;
   kind: HostKind;
+  cacheBytesPerSecond: number;
 }): Promise<Lab<LabHost> | Lab<SystemdLabHost>> {
   const { id, dir, subnet, hostCount, record, kind } = context;
   const keysDir = join(dir, 'keys');
@@ -193,7 +198,7 @@ async function assemble(context: {
     record.namespaces.push(...infra.namespaces);
     await writeRecord(record);
     await sw.attach(['infra']);
-    await startCacheServer(infra, cacheDir, CACHE_PORT, join(dir, 'infra'));
+    await startCacheServer(infra, cacheDir, CACHE_PORT, join(dir, 'infra'), context.cacheBytesPerSecond);
     hosts = await startSystemdHosts({
       labId: id, labDir: dir, subnet, hostCount, nixConf, switchPid: sw.holderPid, repoDir: REPO_ROOT,
       servicePort: SERVICE_PORT, agentArgv: AGENT_ARGV,
@@ -237,7 +242,7 @@ async function assemble(context: {
     const started = await Promise.all(hostPromises);
 
     await sw.attach(['infra', ...started.map(({ node }) => node.name)]);
-    await startCacheServer(infra, cacheDir, CACHE_PORT, join(dir, 'infra'));
+    await startCacheServer(infra, cacheDir, CACHE_PORT, join(dir, 'infra'), context.cacheBytesPerSecond);
 
     hosts = started.map(({ node, hostDir }) => makeHost(node, hostDir, sw));
   }

@@ -1,5 +1,6 @@
 // A static HTTP server for a Nix file binary cache (nix-cache-info, *.narinfo, nar/*), run inside the lab's infra node.
 import { createReadStream } from 'node:fs';
+import { Transform } from 'node:stream';
 import { stat } from 'node:fs/promises';
 import { createServer, type ServerResponse } from 'node:http';
 import { join } from 'node:path';
@@ -7,11 +8,13 @@ import { writeFileAtomic } from '../../shared/files.js';
 import { createLogger } from '../../shared/log.js';
 import { cacheContentType as contentType, isCachePath } from './cache.js';
 
-const [dir, portText, readyFile] = process.argv.slice(2);
+const [dir, portText, readyFile, rateText] = process.argv.slice(2);
 if (dir === undefined || portText === undefined || readyFile === undefined) {
-  process.stderr.write('usage: static-server.ts CACHE_DIR PORT READY_FILE\n');
+  process.stderr.write('usage: static-server.ts CACHE_DIR PORT READY_FILE [NAR_BYTES_PER_SECOND]\n');
   process.exit(2);
 }
+/** A slow link for NAR downloads (each response on its own), so a test can watch a closure arrive; 0: full speed. */
+const narBytesPerSecond = rateText === undefined ? 0 : Number(rateText);
 const log = createLogger('lab-cache');
 
 const server = createServer((request, response) => {
@@ -27,12 +30,23 @@ const server = createServer((request, response) => {
     response.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');
     return done(404);
   }
-  void sendFile(join(dir, path), contentType(path), request.method === 'HEAD', response).then((status) => done(status));
+  const rate = path.startsWith('/nar/') ? narBytesPerSecond : 0;
+  void sendFile(join(dir, path), contentType(path), request.method === 'HEAD', response, rate).then((status) => done(status));
   return undefined;
 });
 
 /** Streams a file with its length; 404 when it is missing or not a regular file. */
-async function sendFile(file: string, type: string, headOnly: boolean, response: ServerResponse): Promise<number> {
+/** Passes chunks on no faster than `bytesPerSecond`. */
+function throttle(bytesPerSecond: number): Transform {
+  return new Transform({
+    highWaterMark: 64 * 1024,
+    transform(chunk: Buffer, _encoding, callback) {
+      setTimeout(() => callback(null, chunk), (chunk.length / bytesPerSecond) * 1000);
+    },
+  });
+}
+
+async function sendFile(file: string, type: string, headOnly: boolean, response: ServerResponse, bytesPerSecond: number): Promise<number> {
   const info = await stat(file).catch(() => null);
   if (info === null || !info.isFile()) {
     response.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');
@@ -42,9 +56,8 @@ async function sendFile(file: string, type: string, headOnly: boolean, response:
   if (headOnly) {
     response.end();
   } else {
-    createReadStream(file)
-      .on('error', () => response.destroy())
-      .pipe(response);
+    const stream = createReadStream(file, { highWaterMark: 64 * 1024 }).on('error', () => response.destroy());
+    (bytesPerSecond > 0 ? stream.pipe(throttle(bytesPerSecond)) : stream).pipe(response);
   }
   return 200;
 }

@@ -67,8 +67,18 @@ describe('systemd lab systems', () => {
     assert.equal(good[good.indexOf('agentUnit') + 1], '', 'no agent unit unless asked for');
   });
 
-  test('refuses bad labels and an agent-unit-change system without the agent unit', () => {
+  test('a large system carries a blob of the asked size (16 MiB by default), no other system one', () => {
+    const args = systemdSystemBuildArgs('large', 'v1', { sizeMiB: 64 });
+    assert.equal(args[args.indexOf('sizeMiB') + 1], '64');
+    const plain = systemdSystemBuildArgs('large', 'v1');
+    assert.equal(plain[plain.indexOf('sizeMiB') + 1], '16');
+    assert.ok(!systemdSystemBuildArgs('good', 'v1').includes('sizeMiB'));
+  });
+
+  test('refuses bad labels, an agent-unit-change system without the agent unit, and a size for a system that is not large', () => {
     assert.throws(() => systemdSystemBuildArgs('good', '../x'), InvalidSystemError);
     assert.throws(() => systemdSystemBuildArgs('agent-unit-change', 'v1'), InvalidSystemError);
+    assert.throws(() => systemdSystemBuildArgs('good', 'v1', { sizeMiB: 4 }), InvalidSystemError);
+    assert.throws(() => systemdSystemBuildArgs('large', 'v1', { sizeMiB: 1.5 }), InvalidSystemError);
   });
 });

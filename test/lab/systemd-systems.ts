@@ -3,7 +3,7 @@ import { runCommand } from '../../shared/command.js';
 import { isStorePath } from '../../shared/validate.js';
 import { InvalidSystemError, SERVICE_PORT, SYSTEM_VARIANTS, type SystemOptions, type SystemVariant, buildSystemPath } from './systems.js';
 
-export type SystemdSystemVariant = 'good' | 'broken' | 'unhealthy' | 'network-breaking' | 'new-kernel' | 'agent-unit-change';
+export type SystemdSystemVariant = 'good' | 'broken' | 'unhealthy' | 'network-breaking' | 'new-kernel' | 'agent-unit-change' | 'large';
 
 export const SYSTEMD_SYSTEM_VARIANTS: readonly SystemdSystemVariant[] = [
   'good',
@@ -12,6 +12,7 @@ export const SYSTEMD_SYSTEM_VARIANTS: readonly SystemdSystemVariant[] = [
   'network-breaking',
   'new-kernel',
   'agent-unit-change',
+  'large',
 ];
 
 export const SYSTEMD_SYSTEM_NIX = new URL('./systems/systemd-system.nix', import.meta.url).pathname;
@@ -23,6 +24,8 @@ export interface SystemdSystemOptions {
   kernelVersion?: string;
   /** Seconds the switch pauses half-way (units stopped, new ones not yet started); 0 by default. */
   activationDelaySeconds?: number;
+  /** Size of the random blob in a "large" system's closure (default 16). */
+  sizeMiB?: number;
 }
 
 const LABEL_RE = /^[A-Za-z0-9][A-Za-z0-9._+-]{0,63}$/;
@@ -44,6 +47,9 @@ export function systemdSystemBuildArgs(
   if (!/^[a-z0-9-]+$/.test(signer)) throw new InvalidSystemError(`invalid signer "${signer}"`);
   const delay = options.activationDelaySeconds ?? 0;
   if (!Number.isInteger(delay) || delay < 0 || delay > 600) throw new InvalidSystemError(`invalid activationDelaySeconds ${delay}`);
+  const sizeMiB = options.sizeMiB ?? (variant === 'large' ? 16 : 0);
+  if (!Number.isInteger(sizeMiB) || sizeMiB < 0 || sizeMiB > 4096) throw new InvalidSystemError(`invalid sizeMiB ${sizeMiB}`);
+  if (variant !== 'large' && sizeMiB !== 0) throw new InvalidSystemError('sizeMiB applies to "large" systems only');
   if (variant === 'agent-unit-change' && options.agentUnit === undefined) {
     throw new InvalidSystemError('an agent-unit-change system needs the agent unit (agentUnit)');
   }
@@ -57,6 +63,7 @@ export function systemdSystemBuildArgs(
     '--argstr', 'signer', signer,
     '--argstr', 'agentUnit', options.agentUnit ?? '',
     ...(delay === 0 ? [] : ['--argstr', 'activationDelay', String(delay)]),
+    ...(sizeMiB === 0 ? [] : ['--argstr', 'sizeMiB', String(sizeMiB)]),
   ];
 }
 
@@ -83,7 +90,8 @@ export async function buildLabSystem(
     if (!isSystemdSystemVariant(variant)) throw new InvalidSystemError(`systemd lab hosts have no "${variant}" system`);
     const kernel = systemOptions.kernelVersion === undefined ? {} : { kernelVersion: systemOptions.kernelVersion };
     const delay = systemOptions.activationDelaySeconds === undefined ? {} : { activationDelaySeconds: systemOptions.activationDelaySeconds };
-    return buildSystemdSystemPath(variant, label, { ...kernel, ...delay, signer: options.signer, ...(agentUnit === undefined ? {} : { agentUnit }) });
+    const size = systemOptions.sizeMiB === undefined ? {} : { sizeMiB: systemOptions.sizeMiB };
+    return buildSystemdSystemPath(variant, label, { ...kernel, ...delay, ...size, signer: options.signer, ...(agentUnit === undefined ? {} : { agentUnit }) });
   }
   const namespaceVariant = SYSTEM_VARIANTS.find((known) => known === variant);
   if (namespaceVariant === undefined) throw new InvalidSystemError(`"${variant}" systems need systemd lab hosts`);

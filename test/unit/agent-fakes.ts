@@ -2,7 +2,7 @@
 // source, a report sink and a clock, plus a way to "crash" the agent at any journal write.
 import { parseAgentConfig, type AgentConfig } from '../../agent/config.js';
 import { EMPTY_JOURNAL, JournalSchema, type Journal } from '../../agent/core/journal.js';
-import { createAgent, type Agent } from '../../agent/driver.js';
+import { createAgent, type Agent, type AgentDeps } from '../../agent/driver.js';
 import type { GenerationLink } from '../../agent/core/rollback-plan.js';
 import type { Nix, ProfileState } from '../../agent/ports.js';
 import type { Activation } from '../../shared/manifest.js';
@@ -137,6 +137,8 @@ export interface World {
   /** A fresh agent process on the same host; `crashAt` kills it right after that phase is journaled. */
   agent(crashAt?: string): Agent;
   now: number;
+  /** More ports for the agents made from now on (the reboot path's, realise progress). */
+  extra: Partial<Pick<AgentDeps, 'reboot' | 'progress'>>;
 }
 
 const release = generateKeyPair('release-1');
@@ -164,6 +166,7 @@ export function createWorld(nix: FakeNix = createFakeNix()): World {
     journal: EMPTY_JOURNAL,
     reports: [],
     now: Date.parse('2026-11-22T12:00:00Z'),
+    extra: {},
     serve(version, storePath, activation = 'switch') {
       const manifest = buildManifest({
         host: 'web-1',
@@ -227,6 +230,7 @@ export function createWorld(nix: FakeNix = createFakeNix()): World {
         },
         trustedKeys: [release.public],
         hasController: true,
+        ...world.extra,
         afterPersist: async (journal) => {
           if (!crashed && crashAt !== undefined && journal.deployment?.phase === crashAt) {
             crashed = true;

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { hostState, type Desired, type HostState } from '../../controller/fleet/host-status.js';
+import { buildHostStatus, hostState, type Desired, type HostState } from '../../controller/fleet/host-status.js';
 import type { Outcome, Phase, Report } from '../../shared/report.js';
 
 const A = '/nix/store/0c6p8xrgjhkxcmhk6x1qql3w5s4ah3hz-system-a';
@@ -55,10 +55,28 @@ describe('hostState', () => {
     ['realising the desired version is deploying', desired, report('realising', 'in-progress', A, 4), secondsAgo(5), 'deploying'],
     ['nothing desired and idle is in-sync', null, report('idle', 'in-progress', A, null), secondsAgo(5), 'in-sync'],
     ['nothing desired and a rollback is rolled-back', null, report('rolled-back', 'rolled-back', A, 2), secondsAgo(5), 'rolled-back'],
+    ['a switch waiting for its reboot window is awaiting-reboot', desired, report('awaiting-reboot', 'in-progress', A, 4), secondsAgo(5), 'awaiting-reboot'],
+    ['an older version waiting for its reboot while a newer is desired is deploying', desired, report('awaiting-reboot', 'in-progress', A, 3), secondsAgo(5), 'deploying'],
+    ['a host rebooting into the desired version is deploying', desired, report('rebooting', 'in-progress', A, 4), secondsAgo(5), 'deploying'],
   ];
   for (const [name, want, last, lastSeen, expected] of cases) {
     it(name, () => {
       assert.equal(hostState({ desired: want, report: last, lastSeen, now: NOW, silentAfterMs: SILENT_MS }), expected);
     });
   }
+});
+
+describe('host status row', () => {
+  it('passes the last report\'s realise progress and reboot state through, and null without them', () => {
+    const progress = { pathsDone: 2, pathsTotal: 9, bytesDone: 1024, bytesTotal: 4096, finished: false };
+    const reboot = { changed: ['kernel' as const], stage: 'before' as const, waiting: 'outside the maintenance window', nextCheck: null, inhibitors: [], reboots: 0 };
+    const inputs = { host: 'web-1', enrolled: 'enrolled' as const, desired, lastSeen: secondsAgo(5) };
+    const row = buildHostStatus({ ...inputs, report: { ...report('awaiting-reboot', 'in-progress', A, 4), progress, reboot } }, NOW, SILENT_MS);
+    assert.deepEqual(row.progress, progress);
+    assert.deepEqual(row.reboot, reboot);
+    assert.equal(row.state, 'awaiting-reboot');
+    const plain = buildHostStatus({ ...inputs, report: report('confirmed', 'success', B, 4) }, NOW, SILENT_MS);
+    assert.equal(plain.progress, null);
+    assert.equal(plain.reboot, null);
+  });
 });

@@ -1,7 +1,7 @@
 # A NixOS-shaped lab system for the lab's systemd hosts: its units live in etc/systemd/system, as on NixOS,
 # and its switch-to-configuration drives the host's real systemd. Built from /bin/sh derivations, no nixpkgs.
 {
-  variant ? "good",           # good | broken | unhealthy | network-breaking | new-kernel | agent-unit-change
+  variant ? "good",           # good | broken | unhealthy | network-breaking | new-kernel | agent-unit-change | large
   label,                      # makes every build a distinct store path; shown by nixos-version and /health
   kernelVersion ? "6.1.0-lab",# "new-kernel" systems get another one: a reboot is what starts it
   node ? "/usr/bin/node",     # the machine's node, bind-mounted into every systemd host at the same path
@@ -10,6 +10,7 @@
   signer ? "cache",           # part of the name so a system signed by another key is a distinct path
   agentUnit ? "",             # the tsdeploy-agent unit text (the NixOS rendering, adapted by the lab); "" = none
   activationDelay ? "0",      # seconds switch-to-configuration spends between stopping and starting units
+  sizeMiB ? "0",              # size of the random blob in the closure of a "large" system
 }:
 let
   PATH = "/usr/bin:/bin:/usr/sbin:/sbin";
@@ -67,6 +68,12 @@ let
     else agentUnit;
   agent = text "unit-tsdeploy-agent.service" agentText;
 
+  blob = sh "lab-blob-${label}" ''
+    set -e
+    mkdir -p $out
+    head -c $((${sizeMiB} * 1048576)) /dev/urandom > $out/blob
+  '' { };
+
   stcText = builtins.replaceStrings
     [ "@out@" "@variant@" "@label@" "@iface@" "@activationDelay@" ]
     [ (builtins.placeholder "out") variant label iface activationDelay ]
@@ -85,6 +92,7 @@ sh "nixos-system-${variant}-${label}${if signer == "cache" then "" else "-${sign
   ln -s ${kernel}/initrd $out/initrd
   ln -s ${kernel}/lib/modules $out/kernel-modules
   ln -s ${service} $out/sw
+  ${if variant == "large" then "ln -s ${blob} $out/blob" else ""}
   ln -s ${serviceUnit} $units/lab-service.service
   ln -s ../lab-service.service $units/multi-user.target.wants/lab-service.service
   ${if agentUnit == "" then "" else ''
