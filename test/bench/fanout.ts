@@ -10,9 +10,8 @@ import { buildManifest, signManifest } from '../../shared/sign-manifest.js';
 import { storePath } from '../controller/fixtures.js';
 import { loadAverage, mib, percentile, releaseKeys, rssBytes, spawnNode, startControllerProcess, type BenchKeys } from './bench-lib.js';
 
-const { values } = parseArgs({ options: { hosts: { type: 'string', default: '1000,5000,10000' }, connections: { type: 'string', default: '32' } } });
-const sizes = (values.hosts ?? '').split(',').map(Number).filter((n) => n > 0 && n <= 20_000);
-const connections = Math.min(Number(values.connections), 256);
+/** Upload connections; the command line may change it (a library caller gets the default). */
+let connections = 32;
 
 function sign(keys: BenchKeys, hosts: readonly string[], version: number): string[] {
   return hosts.map((host) =>
@@ -43,7 +42,8 @@ async function upload(url: string, bodies: readonly string[]): Promise<number> {
 
 export async function fanout(n: number): Promise<string> {
   const keys = await releaseKeys();
-  const controller = await startControllerProcess(keys, undefined, { maxWaitSeconds: 60 });
+  // Every client holds one long-poll: the connection cap must leave room for all of them and the uploads.
+  const controller = await startControllerProcess(keys, undefined, { maxWaitSeconds: 60, limits: { maxConnections: n + 1024 } });
   try {
     const hosts = Array.from({ length: n }, (_, i) => `host-${i}`);
     await upload(controller.url, sign(keys, hosts, 1));
@@ -88,5 +88,8 @@ export async function fanout(n: number): Promise<string> {
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
+  const { values } = parseArgs({ options: { hosts: { type: 'string', default: '1000,5000,10000' }, connections: { type: 'string', default: '32' } } });
+  const sizes = (values.hosts ?? '').split(',').map(Number).filter((n) => n > 0 && n <= 20_000);
+  connections = Math.min(Number(values.connections), 256);
   for (const n of sizes) process.stdout.write(`${await fanout(n)}\n`);
 }
