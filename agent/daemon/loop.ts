@@ -5,7 +5,7 @@ import type { AgentConfig } from '../config.js';
 import type { Journal } from '../core/journal.js';
 import { writeAgentMetrics } from '../adapters/metrics-file.js';
 import { createRuntime } from '../runtime.js';
-import { ensureEnrolled } from './enrollment.js';
+import { enrollmentSettled, ensureEnrolled } from './enrollment.js';
 import { pollDelayMs, waitForNextPoll } from './schedule.js';
 import { agentUnitChanged } from './self-restart.js';
 import { readBootFiles } from '../adapters/boot-files.js';
@@ -15,7 +15,7 @@ import { rebootNeeded } from '../core/reboot.js';
 export async function runDaemon(config: AgentConfig, log: Logger, stop: AbortSignal, afterPersist?: (journal: Journal) => Promise<void>): Promise<number> {
   const runtime = await createRuntime(config, log, afterPersist);
   log.info({ host: config.host, source: config.source, publicKey: runtime.publicKey }, 'agent starting');
-  let enrolled = (await ensureEnrolled(config, runtime, log)) !== 'failed';
+  let enrolled = enrollmentSettled(await ensureEnrolled(config, runtime, log));
   const textfile = config.metrics?.textfile;
   const metrics = async () => {
     if (textfile !== undefined) await writeAgentMetrics(textfile, config.host, await runtime.agent.journal());
@@ -29,7 +29,7 @@ export async function runDaemon(config: AgentConfig, log: Logger, stop: AbortSig
   try {
     await runtime.agent.resume();
     while (!stop.aborted) {
-      if (!enrolled) enrolled = (await ensureEnrolled(config, runtime, log)) !== 'failed';
+      if (!enrolled) enrolled = enrollmentSettled(await ensureEnrolled(config, runtime, log));
       const wait = runtime.source.kind === 'http' ? config.poll.waitSeconds : 0;
       const started = Date.now();
       let quick = true;
