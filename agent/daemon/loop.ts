@@ -49,7 +49,8 @@ export async function runDaemon(config: AgentConfig, log: Logger, stop: AbortSig
           quick = false;
           await metrics().catch((error: unknown) => log.warn({ err: errorMessage(error) }, 'writing metrics failed'));
         }
-        await runtime.agent.flushReports().catch(() => false);
+        // Delivery goes on in the background: a controller that never answers must not hold the next poll.
+        void runtime.agent.flushReports().catch(() => false);
       } catch (error) {
         log.warn({ host: config.host, err: errorMessage(error) }, 'poll failed');
       }
