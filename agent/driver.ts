@@ -89,6 +89,7 @@ export function createAgent(deps: AgentDeps): Agent {
       health: [...(extra.health ?? journal.lastHealth?.results ?? [])],
       error: extra.error !== undefined ? extra.error : (deployment?.reason ?? null),
       facts: extra.facts ?? null,
+      ...(deployment?.activationOutput === undefined ? {} : { activationOutput: deployment.activationOutput }),
     });
     void flushReports().catch((error: unknown) => log.warn({ err: errorMessage(error) }, 'report delivery failed'));
   };
@@ -163,8 +164,9 @@ export function createAgent(deps: AgentDeps): Agent {
         if (effect.resumed) log.info({ host: config.host, storePath: effect.storePath, phase: 'activating' }, 're-running an interrupted activation');
         try {
           const output = await nix.activate(effect.storePath, effect.activation);
-          if (effect.activation === 'dry-activate') log.info({ host: config.host, output }, 'dry activation: what would change');
-          return { type: 'activated' };
+          if (effect.activation !== 'dry-activate') return { type: 'activated' };
+          log.info({ host: config.host, output }, 'dry activation: what would change');
+          return { type: 'activated', output };
         } catch (error) {
           return { type: 'activation-failed', error: errorMessage(error) };
         }

@@ -1,7 +1,7 @@
 // The journal's shape: what the agent records before every side effect, so a crash can resume. No I/O.
 import { z } from 'zod';
 import { ActivationSchema } from '../../shared/manifest.js';
-import { HealthResultSchema, PhaseSchema } from '../../shared/report.js';
+import { ACTIVATION_OUTPUT_MAX_CHARS, HealthResultSchema, PhaseSchema } from '../../shared/report.js';
 import { StorePathSchema } from '../../shared/validate.js';
 
 /** Where the host was before a deployment touched it: the exact target of a rollback. */
@@ -42,6 +42,8 @@ export const DeploymentSchema = z
     probation: z.boolean().optional(),
     /** The boot the deployment's running-system changes happened in: another one means the host rebooted. */
     bootId: z.string().max(64).nullable().optional(),
+    /** What a `dry-activate` said it would change (its last lines, bounded), carried in every report about it. */
+    activationOutput: z.string().max(ACTIVATION_OUTPUT_MAX_CHARS).optional(),
     /** Times the agent resumed this deployment after a crash; bounded so a crash loop ends. */
     resumes: z.number().int().nonnegative(),
     startedAt: z.string(),

@@ -1,5 +1,6 @@
 // The agent's next-step decision: a pure function of (journal, event, now, policy). No I/O.
 import type { Manifest } from '../../shared/manifest.js';
+import { boundActivationOutput } from './activation-output.js';
 import type { HealthResult } from '../../shared/report.js';
 import {
   canRollBack,
@@ -42,7 +43,8 @@ export type Event =
   | { readonly type: 'realise-failed'; readonly error: string }
   | { readonly type: 'profile-set'; readonly generation: number }
   | { readonly type: 'profile-failed'; readonly error: string }
-  | { readonly type: 'activated' }
+  /** `output`: what a `dry-activate` printed, kept (bounded) in the journal and the reports. */
+  | { readonly type: 'activated'; readonly output?: string }
   | { readonly type: 'activation-failed'; readonly error: string }
   | { readonly type: 'healthy'; readonly results: readonly HealthResult[] }
   | {
@@ -184,7 +186,8 @@ export function step(journal: Journal, event: Event, now: Date, policy: Policy):
     }
     case 'activated': {
       if (!runsNewSystem(deployment.activation)) {
-        return { journal: withDeployment(journal, at('confirmed')), effect: null };
+        const said = event.output === undefined ? null : boundActivationOutput(event.output);
+        return { journal: withDeployment(journal, at('confirmed', said === null ? {} : { activationOutput: said })), effect: null };
       }
       const next = at('checking-health');
       return { journal: withDeployment(journal, next), effect: effectFor(next, false) };

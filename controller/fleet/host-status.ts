@@ -1,7 +1,7 @@
 // Fleet status as a pure function of what is stored: one row per host and its deployment state.
 import { z } from 'zod';
 import { ActivationSchema } from '../../shared/manifest.js';
-import { HealthResultSchema, HostFactsSchema, OutcomeSchema, PhaseSchema, type Report } from '../../shared/report.js';
+import { ACTIVATION_OUTPUT_MAX_CHARS, HealthResultSchema, HostFactsSchema, OutcomeSchema, PhaseSchema, type Report } from '../../shared/report.js';
 import { HostNameSchema } from '../../shared/validate.js';
 import { EnrollmentStatusSchema, type EnrollmentStatus } from '../storage/records.js';
 
@@ -39,6 +39,8 @@ export const HostStatusSchema = z
     lastSeen: z.iso.datetime({ offset: true }).nullable(),
     state: HostStateSchema,
     facts: HostFactsSchema.nullable(),
+    /** What the host's last `dry-activate` said it would change; null when it has not reported one. */
+    activationOutput: z.string().max(ACTIVATION_OUTPUT_MAX_CHARS).nullable().optional(),
   })
   .strict();
 export type HostStatus = z.infer<typeof HostStatusSchema>;
@@ -112,5 +114,6 @@ export function buildHostStatus(inputs: HostInputs, now: Date, silentAfterMs: nu
     lastSeen: inputs.lastSeen?.toISOString() ?? null,
     state: hostState({ desired: inputs.desired, report, lastSeen: inputs.lastSeen, now, silentAfterMs }),
     facts: report?.facts ?? null,
+    activationOutput: report?.activationOutput ?? null,
   };
 }
