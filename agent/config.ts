@@ -114,6 +114,15 @@ export const AgentConfigSchema = z
         stableSeconds: z.number().int().min(0).max(86_400).default(10),
         /** Seconds between rounds of checks. */
         intervalSeconds: z.number().min(0.1).max(600).default(2),
+        /**
+         * http(s) URLs probed when only the `controller` check fails: if none answers, the host's own network is
+         * down and the generation is rolled back; otherwise it is a controller outage. Unset: the host's Nix
+         * substituters and the http(s) mirrors.
+         */
+        networkProbes: z
+          .array(z.string().refine((u) => /^https?:\/\//.test(u) && URL.canParse(u), { message: 'must be an http(s) URL' }))
+          .max(16)
+          .optional(),
       })
       .strict()
       .default({ checks: [], timeoutSeconds: 120, stableSeconds: 10, intervalSeconds: 2 }),

@@ -13,7 +13,7 @@ import { outcomeOf } from './core/outcome.js';
 import { planRollback } from './core/rollback-plan.js';
 import { announce, isTerminal, step, type Effect, type Event, type Observation, type Policy, type StepResult } from './core/step.js';
 import { performProbation } from './perform-probation.js';
-import type { Clock, HealthProbe, HostProbe, JournalStore, ManifestSource, Nix, ReportSink } from './ports.js';
+import type { Clock, HealthProbe, HostProbe, JournalStore, ManifestSource, NetworkProbe, Nix, ReportSink } from './ports.js';
 
 export { outcomeOf } from './core/outcome.js';
 
@@ -30,6 +30,8 @@ export interface AgentDeps {
   readonly trustedKeys: readonly PublicKey[];
   /** True when reports can reach a controller (the `controller` health check needs one). */
   readonly hasController: boolean;
+  /** Probes the host's own network when only the controller check failed; without it nothing shows a cut-off. */
+  readonly network?: NetworkProbe;
   /**
    * Fault injection for crash tests: called after each journal write is durable. The lab's kill -9
    * matrix uses it to stop the agent exactly at a phase boundary; production leaves it unset.
@@ -111,12 +113,12 @@ export function createAgent(deps: AgentDeps): Agent {
     return empty ? { ok: true, detail: 'report accepted by the controller' } : { ok: false, detail: 'controller unreachable or refused the report' };
   };
 
-  /** Runs rounds of checks until the core's window rule decides. */
-  const healthWindow = async (): Promise<{ ok: boolean; results: HealthResult[] }> => {
+  /** Runs rounds of checks until the core's window rule decides; `local` leaves the controller checks out. */
+  const healthWindow = async (scope: 'all' | 'local'): Promise<{ ok: boolean; results: HealthResult[] }> => {
     const timing = { timeoutMs: config.health.timeoutSeconds * 1000, stableMs: config.health.stableSeconds * 1000 };
     let state: WindowState = { startedAt: clock.now().getTime(), passingSince: null };
     for (;;) {
-      const results = await deps.health.run(controllerAccepts);
+      const results = await deps.health.run(controllerAccepts, scope);
       const judged = judgeRound(state, results.every((r) => r.ok), clock.now().getTime(), timing);
       state = judged.state;
       if (judged.verdict !== 'continue') {
@@ -171,10 +173,18 @@ export function createAgent(deps: AgentDeps): Agent {
           return { type: 'activation-failed', error: errorMessage(error) };
         }
       case 'check-health': {
-        const { ok, results } = await healthWindow();
+        const { ok, results } = await healthWindow('all');
         if (ok) return { type: 'healthy', results };
         const controllerUnreachable = onlyControllerFailed(results);
-        return { type: 'unhealthy', results, controllerUnreachable, reason: controllerUnreachable ? 'controller unreachable after switch' : failureReason(results) };
+        const reason = controllerUnreachable ? 'controller unreachable after switch' : failureReason(results);
+        if (!controllerUnreachable) return { type: 'unhealthy', results, controllerUnreachable, reason };
+        // Only the controller failed: is it the controller, or this host's network? The core decides on what the probes saw.
+        const network = (await deps.network?.probe().catch((error: unknown) => {
+          log.warn({ host: config.host, err: errorMessage(error) }, 'network probes failed to run');
+          return [];
+        })) ?? [];
+        log.info({ host: config.host, phase: 'checking-health', network }, 'only the controller check failed; network probed');
+        return { type: 'unhealthy', results, controllerUnreachable, reason, network };
       }
       case 'rollback':
         return rollBack(effect);
@@ -198,7 +208,8 @@ export function createAgent(deps: AgentDeps): Agent {
       if (plan.generation !== null) await nix.switchGeneration(config.profile, plan.generation);
       await nix.activate(plan.target, plan.mode);
       if (!plan.checkHealth) return { type: 'rolled-back', results: [] };
-      const { ok, results } = await healthWindow();
+      // The generation gone back to is judged by its own checks: the controller may be what is down.
+      const { ok, results } = await healthWindow('local');
       return ok ? { type: 'rolled-back', results } : { type: 'rollback-failed', error: `previous generation is unhealthy too: ${failureReason(results)}` };
     } catch (error) {
       return { type: 'rollback-failed', error: errorMessage(error) };

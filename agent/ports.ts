@@ -1,6 +1,7 @@
 // The narrow interfaces the driver works through; adapters/ implements them, tests fake them.
 import type { Activation } from '../shared/manifest.js';
 import type { HealthResult, HostFacts, Report } from '../shared/report.js';
+import type { ProbeResult } from './core/controller-outage.js';
 import type { Journal } from './core/journal.js';
 import type { DryRunPlan } from './core/preflight.js';
 import type { GenerationLink } from './core/rollback-plan.js';
@@ -57,9 +58,17 @@ export interface Clock {
   sleep(ms: number): Promise<void>;
 }
 
-/** One round of the configured health checks; `controllerAccepts` backs the `controller` check. */
+/**
+ * One round of the configured health checks; `controllerAccepts` backs the `controller` check. `scope`
+ * `local` leaves the controller checks out (a generation rolled back to is never judged by the controller).
+ */
 export interface HealthProbe {
-  run(controllerAccepts: () => Promise<{ ok: boolean; detail: string }>): Promise<HealthResult[]>;
+  run(controllerAccepts: () => Promise<{ ok: boolean; detail: string }>, scope?: 'all' | 'local'): Promise<HealthResult[]>;
+}
+
+/** Probes of the host's own network (binary caches, mirrors), run when only the controller check failed. */
+export interface NetworkProbe {
+  probe(): Promise<ProbeResult[]>;
 }
 
 /** Facts about the host for heartbeats and the pre-flight. */

@@ -11,6 +11,7 @@ import { runChecks } from './adapters/health-checks.js';
 import { ensureAgentKey } from './adapters/identity.js';
 import { createJournalStore } from './adapters/journal-file.js';
 import { createNix } from './adapters/nix.js';
+import { createNetworkProbe } from './adapters/network-probe.js';
 import { createOutbox, type Outbox } from './adapters/outbox.js';
 import { createManifestSource } from './adapters/source.js';
 import { createSourceList } from './adapters/sources.js';
@@ -50,7 +51,17 @@ export async function createRuntime(config: AgentConfig, log: Logger, afterPersi
     source,
     reports,
     journal: createJournalStore(config.stateDir),
-    health: { run: (controllerAccepts) => runChecks(config.health.checks, { controllerAccepts }) },
+    health: {
+      run: (controllerAccepts, scope) =>
+        runChecks(scope === 'local' ? config.health.checks.filter((check) => check.type !== 'controller') : config.health.checks, { controllerAccepts }),
+    },
+    network: createNetworkProbe({
+      configured: config.health.networkProbes,
+      mirrors: config.mirrors,
+      controller: controller === null ? null : config.source,
+      timeoutMs: Math.min(config.timeouts.fetchSeconds, 10) * 1000,
+      log,
+    }),
     host: {
       facts: () => hostFacts().catch(() => null),
       freeBytes: async () => (await storeFilesystem())?.availableBytes ?? null,

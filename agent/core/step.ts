@@ -1,6 +1,7 @@
 // The agent's next-step decision: a pure function of (journal, event, now, policy). No I/O.
 import type { Manifest } from '../../shared/manifest.js';
 import { boundActivationOutput } from './activation-output.js';
+import { judgeUnhealthy, type ProbeResult } from './controller-outage.js';
 import type { HealthResult } from '../../shared/report.js';
 import {
   canRollBack,
@@ -51,8 +52,10 @@ export type Event =
       readonly type: 'unhealthy';
       readonly results: readonly HealthResult[];
       readonly reason: string;
-      /** True when only the controller check failed: the generation cut the host off. */
+      /** True when only controller checks failed; `network` then tells a cut-off host from a controller outage. */
       readonly controllerUnreachable: boolean;
+      /** The network probes run when only the controller failed (controller-outage.ts decides with them). */
+      readonly network?: readonly ProbeResult[];
     }
   | { readonly type: 'rolled-back'; readonly results: readonly HealthResult[] }
   | { readonly type: 'rollback-failed'; readonly error: string }
@@ -202,9 +205,11 @@ export function step(journal: Journal, event: Event, now: Date, policy: Policy):
       return { journal: { ...withDeployment(journal, at('confirmed', { reason: null })), lastHealth }, effect: null };
     }
     case 'unhealthy': {
-      const lastHealth = { time, ok: false, results: [...event.results] };
-      const rollBack = event.controllerUnreachable ? policy.onControllerUnreachable : policy.onHealthFailure;
-      return failOrRollBack({ ...journal, lastHealth }, deployment, event.reason, rollBack, time);
+      const verdict = judgeUnhealthy(event.results, event.reason, event.controllerUnreachable, event.network);
+      if (verdict.kind === 'controller-outage') return { ...step(journal, { type: 'healthy', results: verdict.results }, now, policy), note: verdict.note };
+      const lastHealth = { time, ok: false, results: [...verdict.results] };
+      const rollBack = verdict.kind === 'cut-off' ? policy.onControllerUnreachable : policy.onHealthFailure;
+      return failOrRollBack({ ...journal, lastHealth }, deployment, verdict.reason, rollBack, time);
     }
     case 'boot-staged':
       return probationStep(journal, deployment, event, time) ?? { journal, effect: null };

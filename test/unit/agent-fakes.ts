@@ -2,7 +2,7 @@
 // source, a report sink and a clock, plus a way to "crash" the agent at any journal write.
 import { parseAgentConfig, type AgentConfig } from '../../agent/config.js';
 import { EMPTY_JOURNAL, JournalSchema, type Journal } from '../../agent/core/journal.js';
-import { createAgent, type Agent } from '../../agent/driver.js';
+import { createAgent, type Agent, type AgentDeps } from '../../agent/driver.js';
 import type { GenerationLink } from '../../agent/core/rollback-plan.js';
 import type { Nix, ProfileState } from '../../agent/ports.js';
 import type { Activation } from '../../shared/manifest.js';
@@ -134,8 +134,8 @@ export interface World {
   readonly reports: Omit<Report, 'seq'>[];
   /** The manifest the source serves next. */
   serve(version: number, storePath: string, activation?: Activation): void;
-  /** A fresh agent process on the same host; `crashAt` kills it right after that phase is journaled. */
-  agent(crashAt?: string): Agent;
+  /** A fresh agent process on the same host; `crashAt` kills it right after that phase is journaled; `overrides` replaces deps. */
+  agent(crashAt?: string, overrides?: Partial<AgentDeps>): Agent;
   now: number;
 }
 
@@ -177,7 +177,7 @@ export function createWorld(nix: FakeNix = createFakeNix()): World {
       served = Buffer.from(signManifest(manifest, [release.secret]));
       etag += 1;
     },
-    agent(crashAt) {
+    agent(crashAt, overrides = {}) {
       let crashed = false;
       return createAgent({
         config,
@@ -233,6 +233,7 @@ export function createWorld(nix: FakeNix = createFakeNix()): World {
             throw new Crash(`crashed after journaling ${crashAt}`);
           }
         },
+        ...overrides,
       });
     },
   };
