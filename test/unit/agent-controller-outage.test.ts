@@ -61,7 +61,7 @@ describe('network probe targets', () => {
 function controllerDown(world: World, network: ProbeResult[] | null): Partial<AgentDeps> {
   const nix = world.nix;
   return {
-    reports: { enqueue: async (report) => void world.reports.push(report), flush: async () => false, queued: async () => 1 },
+    reports: { enqueue: async (report) => world.reports.push(report), flush: async () => false, queued: async () => 1 },
     health: {
       run: async (controllerAccepts, scope) => {
         const ok = nix.currentSystem_ !== null && !nix.unhealthy.has(nix.currentSystem_);
