@@ -159,6 +159,11 @@ export const AgentConfigSchema = z
       .default({ fetchSeconds: 30, realiseSeconds: 3600, activateSeconds: 600, onActivationOverrun: 'wait' }),
     /** A file holding a one-time enrollment token (from `tsdeploy-controller tokens create`). */
     enrollmentTokenFile: AbsolutePathSchema.optional(),
+    /**
+     * Confirmed generations the agent made that stay in the profile (the newest); older ones, and every one
+     * whose deployment failed, are deleted so `nix-collect-garbage` can reclaim them.
+     */
+    keepGenerations: z.number().int().min(1).max(100).default(5),
     /** Minimum free space kept on the Nix store's filesystem beyond the closure's size. */
     minFreeBytes: z.number().int().min(0).default(256 * 1024 * 1024),
     logLevel: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal']).default('info'),

@@ -9,6 +9,7 @@ import type { HealthResult, HostFacts, Phase, Report } from '../shared/report.js
 import type { AgentConfig } from './config.js';
 import { failureReason, judgeRound, onlyControllerFailed, type WindowState } from './core/health-window.js';
 import type { Deployment, Journal } from './core/journal.js';
+import { forgetDeleted, generationsToDelete } from './core/generations.js';
 import { outcomeOf } from './core/outcome.js';
 import { planRollback } from './core/rollback-plan.js';
 import { announce, isTerminal, step, type Effect, type Event, type Observation, type Policy, type StepResult } from './core/step.js';
@@ -235,11 +236,41 @@ export function createAgent(deps: AgentDeps): Agent {
     return journal;
   };
 
-  /** Applies one event, persists, and drives whatever it starts. */
+  /**
+   * After a deployment ended: deletes the profile generations of failed deployments and confirmed ones beyond
+   * `keepGenerations`, and the GC root of a failed closure, so `nix-collect-garbage` can reclaim them. Never
+   * fails the deployment: what is left is tried again after the next one.
+   */
+  const tidyGenerations = async (journal: Journal): Promise<Journal> => {
+    const deployment = journal.deployment;
+    if (deployment === null || !isTerminal(deployment.phase)) return journal;
+    try {
+      if (deployment.phase !== 'confirmed' && deployment.trigger !== 'operator' && (await nix.dropRoot(gcRoot, deployment.storePath))) {
+        log.info({ ...fields(deployment) }, 'dropped the GC root of the failed closure');
+      }
+      const profile = await nix.readProfile(config.profile);
+      if (profile === null) return journal;
+      const doomed = generationsToDelete(await nix.listGenerations(config.profile), profile.generation, journal, config.keepGenerations);
+      if (doomed.length > 0) {
+        await nix.deleteGenerations(config.profile, doomed);
+        log.info({ host: config.host, generations: doomed, keep: config.keepGenerations }, 'deleted failed and surplus generations');
+      }
+      const tidy = forgetDeleted(journal, await nix.listGenerations(config.profile));
+      if (tidy !== journal) await deps.journal.write(tidy);
+      return tidy;
+    } catch (error) {
+      log.warn({ host: config.host, err: errorMessage(error) }, 'could not delete old generations; trying again after the next deployment');
+      return journal;
+    }
+  };
+
+  /** Applies one event, persists, drives whatever it starts, and tidies the profile once it has ended. */
   const apply = async (journal: Journal, event: Event): Promise<{ journal: Journal; note: string | undefined }> => {
     const next = step(journal, event, clock.now(), policy);
     await persist(next.journal, journal);
-    return { journal: await drive(next), note: next.note };
+    const final = await drive(next);
+    // Only a deployment that ended here: a skipped manifest or a refused rollback leaves the profile alone.
+    return { journal: final.deployment === journal.deployment ? final : await tidyGenerations(final), note: next.note };
   };
 
   const resume = async (): Promise<Deployment | null> => {

@@ -20,6 +20,10 @@ export interface Nix {
   listGenerations(profile: string): Promise<GenerationLink[]>;
   setProfile(profile: string, storePath: string): Promise<ProfileState>;
   switchGeneration(profile: string, generation: number): Promise<ProfileState>;
+  /** `nix-env --delete-generations`: the links go, so the garbage collector may reclaim their systems. */
+  deleteGenerations(profile: string, generations: readonly number[]): Promise<void>;
+  /** Removes the GC root `gcRoot` if it still points to `storePath`; true when it did. */
+  dropRoot(gcRoot: string, storePath: string): Promise<boolean>;
   activate(systemPath: string, action: Activation): Promise<string>;
   /** The system that is running now (/run/current-system) and the one booted (/run/booted-system). */
   currentSystem(): Promise<string | null>;

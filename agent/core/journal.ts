@@ -52,6 +52,10 @@ export const DeploymentSchema = z
   .strict();
 export type Deployment = z.infer<typeof DeploymentSchema>;
 
+/** A profile generation the agent made, and the system it points to (checked again before anything is deleted). */
+export const GenerationRecordSchema = z.object({ generation: z.number().int().positive(), path: StorePathSchema }).strict();
+export type GenerationRecord = z.infer<typeof GenerationRecordSchema>;
+
 export const JournalSchema = z
   .object({
     /** The last manifest accepted: a replay of anything older is refused, even across restarts. */
@@ -63,6 +67,10 @@ export const JournalSchema = z
       .nullable(),
     /** Versions that failed and were not retried (newest last, bounded). */
     failedVersions: z.array(z.number().int().positive()).max(100),
+    /** Generations the agent made whose deployment was confirmed: an operator's rollback returns to these. Absent in older journals. */
+    confirmedGenerations: z.array(GenerationRecordSchema).max(100).optional(),
+    /** Generations the agent made whose deployment failed: deleted from the profile, never returned to. */
+    failedGenerations: z.array(GenerationRecordSchema).max(100).optional(),
   })
   .strict();
 export type Journal = z.infer<typeof JournalSchema>;

@@ -2,6 +2,7 @@
 import type { Manifest } from '../../shared/manifest.js';
 import { boundActivationOutput } from './activation-output.js';
 import { judgeUnhealthy, type ProbeResult } from './controller-outage.js';
+import { recordGenerations } from './generations.js';
 import type { HealthResult } from '../../shared/report.js';
 import {
   canRollBack,
@@ -105,8 +106,13 @@ function failOrRollBack(journal: Journal, deployment: Deployment, reason: string
   return ended(journal, { ...deployment, phase: 'failed', reason: why, updatedAt: now });
 }
 
-/** Applies one event to the journal and says what to do next. */
+/** Applies one event to the journal and says what to do next; a deployment that ends records its generation. */
 export function step(journal: Journal, event: Event, now: Date, policy: Policy): StepResult {
+  const result = decide(journal, event, now, policy);
+  return { ...result, journal: recordGenerations(journal, result.journal) };
+}
+
+function decide(journal: Journal, event: Event, now: Date, policy: Policy): StepResult {
   const time = now.toISOString();
   if (event.type === 'manifest') {
     const { manifest } = event;

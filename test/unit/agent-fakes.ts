@@ -108,6 +108,17 @@ export function createFakeNix(initial: readonly string[] = [OLD]): FakeNix {
       nix.current = generation;
       return { generation, path };
     },
+    async deleteGenerations(_profile, numbers) {
+      nix.calls.push(`delete-generations ${numbers.join(' ')}`);
+      for (const generation of numbers) {
+        if (generation === nix.current) throw new Error(`cannot delete the current generation ${generation}`);
+        nix.generations.delete(generation);
+      }
+    },
+    async dropRoot(_gcRoot, storePath) {
+      nix.calls.push(`drop-root ${storePath}`);
+      return true;
+    },
     async activate(systemPath: string, action: Activation) {
       nix.calls.push(`activate ${systemPath} ${action}`);
       if (action === 'switch' || action === 'test') nix.currentSystem_ = systemPath;
