@@ -15,7 +15,19 @@ import { rebootNeeded } from '../core/reboot.js';
 export async function runDaemon(config: AgentConfig, log: Logger, stop: AbortSignal, afterPersist?: (journal: Journal) => Promise<void>): Promise<number> {
   const runtime = await createRuntime(config, log, afterPersist);
   log.info({ host: config.host, source: config.source, publicKey: runtime.publicKey }, 'agent starting');
-  let enrolled = enrollmentSettled(await ensureEnrolled(config, runtime, log));
+  let enrolled = false;
+  let enrolling: Promise<void> | null = null;
+  /** Enrollment runs beside the polls: a controller that does not answer it never holds a deployment from a mirror. */
+  const enroll = (): void => {
+    if (enrolled || enrolling !== null) return;
+    enrolling = ensureEnrolled(config, runtime, log)
+      .then(
+        (state) => void (enrolled = enrollmentSettled(state)),
+        (error: unknown) => log.warn({ host: config.host, err: errorMessage(error) }, 'enrollment failed'),
+      )
+      .finally(() => void (enrolling = null));
+  };
+  enroll();
   const textfile = config.metrics?.textfile;
   const metrics = async () => {
     if (textfile !== undefined) await writeAgentMetrics(textfile, config.host, await runtime.agent.journal());
@@ -29,7 +41,7 @@ export async function runDaemon(config: AgentConfig, log: Logger, stop: AbortSig
   try {
     await runtime.agent.resume();
     while (!stop.aborted) {
-      if (!enrolled) enrolled = enrollmentSettled(await ensureEnrolled(config, runtime, log));
+      enroll();
       const wait = runtime.source.kind === 'http' ? config.poll.waitSeconds : 0;
       const started = Date.now();
       let quick = true;
