@@ -14,12 +14,15 @@ interface Ended {
   readonly reason: string | null;
 }
 
-/** Enrollment, then one cycle; a source that does not answer ends it as `unreachable` instead of an error. */
+/**
+ * Enrollment, then one cycle; a source that does not answer ends it as `unreachable` instead of an error. A
+ * pending enrollment ends it (a controller said so); a refused or unanswered one does not: the source may be a
+ * static mirror, which has no enrollment, or another source may answer.
+ */
 async function oneCycle(runtime: Runtime, enroll: () => ReturnType<typeof ensureEnrolled>): Promise<Ended> {
   const journalDeployment = async () => (await runtime.agent.journal()).deployment;
   const enrollment = await enroll();
   if (enrollment.kind === 'pending') return { result: 'enrollment-pending', deployment: await journalDeployment(), reason: 'waiting for an operator to approve this host' };
-  if (enrollment.kind === 'refused') return { result: 'enrollment-refused', deployment: await journalDeployment(), reason: enrollment.error };
   let cycle;
   try {
     cycle = await runtime.agent.cycle(0);

@@ -10,18 +10,14 @@ export type OnceResult =
   /** No manifest source answered. */
   | 'unreachable'
   /** The controller has the agent's key but no operator approved it yet. */
-  | 'enrollment-pending'
-  /** The controller refused the enrollment (a bad or used token, another key for this host). */
-  | 'enrollment-refused';
+  | 'enrollment-pending';
 
-/** 0 in sync or applied, 3 rejected or refused, 4 rolled back, 1 failed, unreachable or waiting for approval. */
+/** 0 in sync or applied, 3 rejected, 4 rolled back, 1 failed, unreachable or waiting for approval. */
 export function onceExitCode(result: OnceResult, phase: string | null): number {
   switch (result) {
     case 'unreachable':
     case 'enrollment-pending':
       return EXIT.failure;
-    case 'enrollment-refused':
-      return EXIT.rejected;
     default:
       return cycleExitCode(result, phase);
   }
@@ -34,8 +30,6 @@ export function onceLine(result: OnceResult, host: string, reason: string | null
       return `unreachable: ${reason ?? 'no manifest source answered'}`;
     case 'enrollment-pending':
       return `enrollment pending: approve this host's key at the controller (tsdeploy-controller hosts approve ${host}), then run once again`;
-    case 'enrollment-refused':
-      return `enrollment refused by the controller: ${reason ?? 'no reason given'}`;
     case 'no-manifest':
       return `no manifest published for ${host}`;
     default:

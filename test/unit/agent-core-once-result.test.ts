@@ -14,7 +14,6 @@ describe('once: result and exit code', () => {
     ['unreachable', null, 1],
     ['unreachable', 'confirmed', 1],
     ['enrollment-pending', null, 1],
-    ['enrollment-refused', null, 3],
   ];
   for (const [result, phase, code] of table) {
     it(`${result} (${phase ?? 'no deployment'}) exits ${code}`, () => assert.equal(onceExitCode(result, phase), code));
