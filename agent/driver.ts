@@ -14,7 +14,7 @@ import { outcomeOf } from './core/outcome.js';
 import { planRollback } from './core/rollback-plan.js';
 import { announce, isTerminal, step, type Effect, type Event, type Observation, type Policy, type StepResult } from './core/step.js';
 import { performProbation } from './perform-probation.js';
-import type { Clock, HealthProbe, HostProbe, JournalStore, ManifestSource, NetworkProbe, Nix, ReportSink } from './ports.js';
+import type { Clock, FetchResult, HealthProbe, HostProbe, JournalStore, ManifestSource, NetworkProbe, Nix, ReportSink } from './ports.js';
 
 export { outcomeOf } from './core/outcome.js';
 
@@ -33,6 +33,11 @@ export interface AgentDeps {
   readonly hasController: boolean;
   /** Probes the host's own network when only the controller check failed; without it nothing shows a cut-off. */
   readonly network?: NetworkProbe;
+  /**
+   * Runs a resume, a deployment or a rollback holding the state directory's lock: the daemon takes it for each
+   * (never while it waits for a manifest); one-shot commands hold it already, so by default it runs `fn` as is.
+   */
+  readonly exclusive?: <T>(fn: () => Promise<T>) => Promise<T>;
   /**
    * Fault injection for crash tests: called after each journal write is durable. The lab's kill -9
    * matrix uses it to stop the agent exactly at a phase boundary; production leaves it unset.
@@ -273,7 +278,9 @@ export function createAgent(deps: AgentDeps): Agent {
     return { journal: final.deployment === journal.deployment ? final : await tidyGenerations(final), note: next.note };
   };
 
-  const resume = async (): Promise<Deployment | null> => {
+  const exclusive = deps.exclusive ?? (<T>(fn: () => Promise<T>) => fn());
+
+  const resumeHolding = async (): Promise<Deployment | null> => {
     const journal = await deps.journal.read();
     const deployment = journal.deployment;
     if (deployment === null || isTerminal(deployment.phase)) return deployment;
@@ -283,12 +290,19 @@ export function createAgent(deps: AgentDeps): Agent {
     return final.deployment;
   };
 
+  const resume = () => exclusive(resumeHolding);
+
   const cycle = async (waitSeconds: number): Promise<CycleResult> => {
     await resume();
     const fetched = await deps.source.fetch(etag, waitSeconds);
     if (fetched.kind === 'none') return { kind: 'no-manifest' };
     if (fetched.kind === 'unchanged') return { kind: 'unchanged' };
     etag = fetched.etag;
+    return exclusive(() => consider(fetched));
+  };
+
+  /** Accepts (or refuses) a fetched manifest against the journal as it is now, and deploys it. */
+  const consider = async (fetched: Extract<FetchResult, { kind: 'manifest' }>): Promise<CycleResult> => {
     const journal = await deps.journal.read();
     let accepted;
     try {
@@ -314,7 +328,9 @@ export function createAgent(deps: AgentDeps): Agent {
     return final.deployment === null ? { kind: 'unchanged' } : { kind: 'deployed', deployment: final.deployment };
   };
 
-  const rollbackManually = async (): Promise<{ ok: boolean; detail: string }> => {
+  const rollbackManually = () => exclusive(rollbackHolding);
+
+  const rollbackHolding = async (): Promise<{ ok: boolean; detail: string }> => {
     const journal = await deps.journal.read();
     const event: Event = { type: 'operator-rollback', generations: await nix.listGenerations(config.profile), observed: await observe() };
     const { journal: final, note } = await apply(journal, event);

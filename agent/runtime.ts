@@ -31,7 +31,13 @@ export interface Runtime {
 
 export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
-export async function createRuntime(config: AgentConfig, log: Logger, afterPersist?: (journal: Journal) => Promise<void>): Promise<Runtime> {
+/** `exclusive`: how the driver takes the state directory's lock (the daemon's); one-shot commands hold it already. */
+export async function createRuntime(
+  config: AgentConfig,
+  log: Logger,
+  afterPersist?: (journal: Journal) => Promise<void>,
+  exclusive?: <T>(fn: () => Promise<T>) => Promise<T>,
+): Promise<Runtime> {
   const key = await ensureAgentKey(config.stateDir, config.host);
   const source = createSourceList(
     [config.source, ...config.mirrors].map((url) => createManifestSource({ source: url, host: config.host, timeoutSeconds: config.timeouts.fetchSeconds })),
@@ -72,6 +78,7 @@ export async function createRuntime(config: AgentConfig, log: Logger, afterPersi
     trustedKeys: config.trustedKeys.map((text) => parsePublicKey(text)),
     hasController: controller !== null,
     ...(afterPersist === undefined ? {} : { afterPersist }),
+    ...(exclusive === undefined ? {} : { exclusive }),
   });
   return {
     agent,

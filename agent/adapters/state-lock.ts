@@ -123,6 +123,35 @@ async function releaseIfOurs(path: string, text: string): Promise<void> {
   if (found === text) await rm(path, { force: true });
 }
 
+/**
+ * Runs `fn` holding the lock, waiting (rechecking every `retryMs`) while another process holds it: the daemon
+ * takes it this way for each resume and deployment, so an operator's `once` or `rollback` delays it, never fails it.
+ */
+export async function whileHoldingStateLock<T>(
+  stateDir: string,
+  command: string,
+  fn: () => Promise<T>,
+  options: { readonly onWait?: (holder: LockHolder) => void; readonly retryMs?: number } = {},
+): Promise<T> {
+  let lock: StateLock | null = null;
+  let told: number | null = null;
+  while (lock === null) {
+    try {
+      lock = await acquireStateLock(stateDir, command);
+    } catch (error) {
+      if (!(error instanceof StateLockedError)) throw error;
+      if (told !== error.holder.pid) options.onWait?.(error.holder);
+      told = error.holder.pid;
+      await new Promise((resolve) => setTimeout(resolve, options.retryMs ?? 1000));
+    }
+  }
+  try {
+    return await fn();
+  } finally {
+    await lock.release();
+  }
+}
+
 /** Runs `fn` holding the state directory's lock; the lock is released when it ends, whatever happens. */
 export async function withStateLock<T>(stateDir: string, command: string, fn: () => Promise<T>): Promise<T> {
   const lock = await acquireStateLock(stateDir, command);

@@ -1,7 +1,6 @@
 // `run`: the daemon.
 import { defineCommand } from '../../shared/cli.js';
 import { CONFIG_FLAG, CONFIG_USAGE, configFrom, type AgentIo } from '../cli-context.js';
-import { withStateLock } from '../adapters/state-lock.js';
 import { runDaemon } from '../daemon/loop.js';
 
 export const runCommand = defineCommand({
@@ -11,6 +10,6 @@ export const runCommand = defineCommand({
   flags: CONFIG_FLAG,
   async run({ values }, io: AgentIo) {
     const config = await configFrom(values);
-    return withStateLock(config.stateDir, 'run', () => runDaemon(config, io.logger(config, 'stdout'), io.stop, io.afterPersist));
+    return runDaemon(config, io.logger(config, 'stdout'), io.stop, io.afterPersist);
   },
 });

@@ -4,6 +4,7 @@ import type { Logger } from '../../shared/log.js';
 import type { AgentConfig } from '../config.js';
 import type { Journal } from '../core/journal.js';
 import { writeAgentMetrics } from '../adapters/metrics-file.js';
+import { whileHoldingStateLock } from '../adapters/state-lock.js';
 import { createRuntime } from '../runtime.js';
 import { enrollmentSettled, ensureEnrolled } from './enrollment.js';
 import { pollDelayMs, waitForNextPoll } from './schedule.js';
@@ -13,7 +14,13 @@ import { rebootNeeded } from '../core/reboot.js';
 
 /** Runs until `stop` aborts, or until a confirmed switch replaced the agent's own unit (systemd restarts it). */
 export async function runDaemon(config: AgentConfig, log: Logger, stop: AbortSignal, afterPersist?: (journal: Journal) => Promise<void>): Promise<number> {
-  const runtime = await createRuntime(config, log, afterPersist);
+  // The state directory's lock is taken for each resume and deployment, not while waiting for a manifest:
+  // an operator's `rollback` or `once` runs between deployments, and is refused during one.
+  const exclusive = <T>(fn: () => Promise<T>) =>
+    whileHoldingStateLock(config.stateDir, 'run', fn, {
+      onWait: (holder) => log.info({ host: config.host, pid: holder.pid, command: holder.command }, 'waiting for another tsdeploy-agent to finish'),
+    });
+  const runtime = await createRuntime(config, log, afterPersist, exclusive);
   log.info({ host: config.host, source: config.source, publicKey: runtime.publicKey }, 'agent starting');
   let enrolled = false;
   let enrolling: Promise<void> | null = null;

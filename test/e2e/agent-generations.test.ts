@@ -1,12 +1,13 @@
 // The profile's generations on the lab with real Nix (file:// source, no probation, so a failed version does
 // become a generation): a failed generation is deleted and nix-collect-garbage reclaims its closure, two operator
 // rollbacks in a row go to confirmed generations only, keepGenerations bounds the confirmed ones; and the state
-// directory's lock keeps `once` and `rollback` away while the daemon runs.
+// directory's lock keeps `once` and `rollback` away while the daemon deploys, not between deployments.
 import assert from 'node:assert/strict';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { createLab, type Lab, type LabHost, type LabProcess } from '../lab/lab.js';
-import { agentCli, journalOf, makeReleaseKey, publishToDirectory, readText, signedManifest, waitFor, writeAgentConfig, type ReleaseKey } from './harness.js';
+import { agentCli, HEALTH_URL, journalOf, makeReleaseKey, publishToDirectory, readText, signedManifest, waitFor, waitForDeployment, writeAgentConfig, type ReleaseKey } from './harness.js';
 
 describe('generations and the state lock on the lab (real Nix; no systemd as PID 1)', () => {
   let lab: Lab;
@@ -35,6 +36,7 @@ describe('generations and the state lock on the lab (real Nix; no systemd as PID
       ['v3', 'unhealthy'],
       ['v4', 'good'],
       ['v5', 'good'],
+      ['v6', 'good'],
     ] as const) {
       systems[name] = await lab.buildSystem(variant, `gen-${name}`);
     }
@@ -95,24 +97,47 @@ describe('generations and the state lock on the lab (real Nix; no systemd as PID
     ]);
   });
 
-  it('while the daemon runs, once and rollback are refused with the holder named, and run again after it stopped', async () => {
-    daemon = host.startAgent(config, join(host.dir, 'agent-lock.log'));
+  it('the daemon holds the state lock while it deploys: once and rollback are refused then, naming it, and run between deployments', async () => {
+    // A health check that passes only once the test says so holds the daemon in its health window, by construction.
+    const gate = join(host.dir, 'health-gate');
+    const gated = await writeAgentConfig(host, {
+      source: `file://${dir}`,
+      trustedKeys: [key.publicKey],
+      extra: {
+        probation: false,
+        keepGenerations: 3,
+        health: {
+          checks: [{ type: 'http', url: HEALTH_URL, timeoutSeconds: 2 }, { type: 'command', name: 'gate', argv: ['/usr/bin/test', '-e', gate] }],
+          timeoutSeconds: 600,
+          stableSeconds: 1,
+          intervalSeconds: 0.5,
+        },
+      },
+    });
+    daemon = host.startAgent(gated, join(host.dir, 'agent-lock.log'));
+    await publishToDirectory(dir, host.name, signedManifest(key, host.name, systems['v6'] ?? '', 6));
+    await waitFor('the daemon to check the health of version 6', async () => {
+      const deployment = (await journalOf(host)).deployment;
+      return deployment?.version === 6 && deployment.phase === 'checking-health' ? true : undefined;
+    });
     const lock = join(host.stateDir, 'agent.lock');
-    const holder = await waitFor('the daemon to take the state lock', async () => {
-      const text = await readText(lock);
-      return text === '' ? undefined : (JSON.parse(text) as { pid: number; command: string });
-    }, 30_000);
+    const holder = JSON.parse(await readText(lock)) as { pid: number; command: string };
     assert.equal(holder.command, 'run');
     for (const command of ['once', 'rollback']) {
-      const refused = await agentCli(host, [command, '--config', config]);
+      const refused = await agentCli(host, [command, '--config', gated]);
       assert.equal(refused.code, 1, `${command}: ${refused.stderr}`);
       assert.match(refused.stderr, new RegExp(`another tsdeploy-agent holds ${lock.replace(/[.]/g, '\\.')}: pid ${holder.pid} \\(run, since [^)]+\\); try again when it has finished`));
     }
-    assert.equal(await host.currentSystem(), systems['v5'], 'the refused rollback changed nothing');
+    assert.equal(await host.currentSystem(), systems['v6'], 'the refused rollback changed nothing');
+    await writeFile(gate, '');
+    assert.equal((await waitForDeployment(host, 6)).phase, 'confirmed');
+    // Between deployments the daemon holds nothing: an operator's rollback runs.
+    await waitFor('the daemon to let go of the lock', async () => ((await readText(lock)) === '' ? true : undefined));
+    const rollback = await agentCli(host, ['rollback', '--config', gated]);
+    assert.equal(rollback.code, 0, rollback.stderr);
+    assert.equal(await host.currentSystem(), systems['v5']);
     daemon.kill('SIGTERM');
     await daemon.exited;
     daemon = null;
-    const once = await agentCli(host, ['once', '--config', config]);
-    assert.equal(once.code, 0, once.stderr);
   });
 });

@@ -5,9 +5,12 @@ import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { acquireStateLock, lockPath, StateLockedError } from '../../agent/adapters/state-lock.js';
+import { acquireStateLock, lockPath, StateLockedError, whileHoldingStateLock } from '../../agent/adapters/state-lock.js';
 import { lockIsStale, parseStartTime, type LockHolder, type LockSeen } from '../../agent/core/state-lock.js';
 import { exitCodeFor } from '../../shared/errors.js';
+import { generateKeyPair } from '../../shared/keys.js';
+import { buildManifest, signManifest } from '../../shared/sign-manifest.js';
+import { createWorld, NEW } from './agent-fakes.js';
 
 const HOLDER: LockHolder = { pid: 4242, startTime: '777', bootId: 'boot-a', command: 'run', since: '2026-11-22T12:00:00.000Z' };
 
@@ -75,5 +78,77 @@ describe('state lock on real files', () => {
     assert.equal(code, 7, stderr);
     assert.match(stderr, new RegExp(`pid ${process.pid} \\(rollback, since `));
     await first.release();
+  });
+});
+
+describe('state lock: the daemon waits for it', () => {
+  it('runs once the other holder has let go, and tells who it waited for', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'tsdeploy-lock-'));
+    const child = spawn('sleep', ['600'], { stdio: 'ignore' });
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    const stat = await readFile(`/proc/${child.pid}/stat`, 'utf8');
+    const holder: LockHolder = { pid: child.pid ?? 0, startTime: parseStartTime(stat), bootId: null, command: 'rollback', since: '2026-11-22T12:00:00.000Z' };
+    await writeFile(lockPath(dir), `${JSON.stringify(holder)}\n`);
+    const waitedFor: LockHolder[] = [];
+    let ran = false;
+    const done = whileHoldingStateLock(dir, 'run', async () => {
+      ran = true;
+      return JSON.parse(await readFile(lockPath(dir), 'utf8')) as LockHolder;
+    }, {
+      retryMs: 20,
+      onWait: (h) => {
+        waitedFor.push(h);
+        // Once the daemon is seen waiting, the operator's command ends.
+        child.kill('SIGTERM');
+      },
+    });
+    const inside = await done;
+    await exited;
+    assert.equal(ran, true);
+    assert.deepEqual(waitedFor.map((h) => [h.pid, h.command]), [[child.pid, 'rollback']]);
+    assert.deepEqual([inside.pid, inside.command], [process.pid, 'run']);
+    await assert.rejects(readFile(lockPath(dir)), { code: 'ENOENT' }, 'released after');
+  });
+});
+
+describe('driver: what runs holding the lock', () => {
+  it('every journal write of a deployment and of a rollback happens holding it; waiting for a manifest does not', async () => {
+    const world = createWorld();
+    const release = generateKeyPair('release-9');
+    const manifest = buildManifest({ host: 'web-1', storePath: NEW, version: 1, activation: 'switch', expiresInMs: 86_400_000, system: 'x86_64-linux', now: new Date(world.now) });
+    const bytes = Buffer.from(signManifest(manifest, [release.secret]));
+    let holding = false;
+    const seen = new Set<string>();
+    const exclusive = async <T>(fn: () => Promise<T>): Promise<T> => {
+      holding = true;
+      try {
+        return await fn();
+      } finally {
+        holding = false;
+      }
+    };
+    const agent = world.agent(undefined, {
+      exclusive,
+      trustedKeys: [release.public],
+      source: {
+        kind: 'http',
+        fetch: async () => {
+          seen.add(`fetch holding=${holding}`);
+          return { kind: 'manifest', bytes, etag: '"1"' };
+        },
+        close: async () => undefined,
+      },
+      journal: {
+        read: async () => world.journal,
+        write: async (journal) => {
+          seen.add(`write holding=${holding}`);
+          world.journal = journal;
+        },
+      },
+    });
+    await agent.cycle(0);
+    assert.equal(world.journal.deployment?.phase, 'confirmed');
+    assert.equal((await agent.rollbackManually()).ok, true);
+    assert.deepEqual([...seen].sort(), ['fetch holding=false', 'write holding=true']);
   });
 });
