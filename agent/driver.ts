@@ -290,7 +290,12 @@ export function createAgent(deps: AgentDeps): Agent {
     return final.deployment;
   };
 
-  const resume = () => exclusive(resumeHolding);
+  /** Takes the lock only when there is something to resume (then looks again holding it): an idle daemon holds nothing. */
+  const resume = async (): Promise<Deployment | null> => {
+    const deployment = (await deps.journal.read()).deployment;
+    if (deployment === null || isTerminal(deployment.phase)) return deployment;
+    return exclusive(resumeHolding);
+  };
 
   const cycle = async (waitSeconds: number): Promise<CycleResult> => {
     await resume();

@@ -112,14 +112,17 @@ describe('state lock: the daemon waits for it', () => {
 });
 
 describe('driver: what runs holding the lock', () => {
-  it('every journal write of a deployment and of a rollback happens holding it; waiting for a manifest does not', async () => {
+  it('every journal write of a deployment and of a rollback happens holding it; waiting for a manifest and an idle poll do not', async () => {
     const world = createWorld();
     const release = generateKeyPair('release-9');
     const manifest = buildManifest({ host: 'web-1', storePath: NEW, version: 1, activation: 'switch', expiresInMs: 86_400_000, system: 'x86_64-linux', now: new Date(world.now) });
     const bytes = Buffer.from(signManifest(manifest, [release.secret]));
     let holding = false;
     const seen = new Set<string>();
+    let taken = 0;
+    let unchanged = false;
     const exclusive = async <T>(fn: () => Promise<T>): Promise<T> => {
+      taken += 1;
       holding = true;
       try {
         return await fn();
@@ -134,7 +137,7 @@ describe('driver: what runs holding the lock', () => {
         kind: 'http',
         fetch: async () => {
           seen.add(`fetch holding=${holding}`);
-          return { kind: 'manifest', bytes, etag: '"1"' };
+          return unchanged ? { kind: 'unchanged' } : { kind: 'manifest', bytes, etag: '"1"' };
         },
         close: async () => undefined,
       },
@@ -150,5 +153,9 @@ describe('driver: what runs holding the lock', () => {
     assert.equal(world.journal.deployment?.phase, 'confirmed');
     assert.equal((await agent.rollbackManually()).ok, true);
     assert.deepEqual([...seen].sort(), ['fetch holding=false', 'write holding=true']);
+    unchanged = true;
+    const before = taken;
+    assert.equal((await agent.cycle(0)).kind, 'unchanged');
+    assert.equal(taken, before, 'an idle poll takes no lock');
   });
 });
