@@ -116,6 +116,15 @@ const AgentConfigFields = z
         stableSeconds: z.number().int().min(0).max(86_400).default(10),
         /** Seconds between rounds of checks. */
         intervalSeconds: z.number().min(0.1).max(600).default(2),
+        /**
+         * http(s) URLs probed when only the `controller` check fails: if none answers, the host's own network is
+         * down and the generation is rolled back; otherwise it is a controller outage. Unset: the host's Nix
+         * substituters and the http(s) mirrors.
+         */
+        networkProbes: z
+          .array(z.string().refine((u) => /^https?:\/\//.test(u) && URL.canParse(u), { message: 'must be an http(s) URL' }))
+          .max(16)
+          .optional(),
       })
       .strict()
       .default({ checks: [], timeoutSeconds: 120, stableSeconds: 10, intervalSeconds: 2 }),
@@ -153,6 +162,11 @@ const AgentConfigFields = z
       .default({ fetchSeconds: 30, realiseSeconds: 3600, activateSeconds: 600, onActivationOverrun: 'wait' }),
     /** A file holding a one-time enrollment token (from `tsdeploy-controller tokens create`). */
     enrollmentTokenFile: AbsolutePathSchema.optional(),
+    /**
+     * Confirmed generations the agent made that stay in the profile (the newest); older ones, and every one
+     * whose deployment failed, are deleted so `nix-collect-garbage` can reclaim them.
+     */
+    keepGenerations: z.number().int().min(1).max(100).default(5),
     /** Minimum free space kept on the Nix store's filesystem beyond the closure's size. */
     minFreeBytes: z.number().int().min(0).default(256 * 1024 * 1024),
     logLevel: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal']).default('info'),

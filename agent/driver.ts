@@ -9,13 +9,14 @@ import type { HealthResult, HostFacts, Phase, RealiseProgress, Report } from '..
 import type { AgentConfig } from './config.js';
 import { failureReason, judgeRound, onlyControllerFailed, type WindowState } from './core/health-window.js';
 import type { Deployment, Journal } from './core/journal.js';
+import { forgetDeleted, generationsToDelete } from './core/generations.js';
 import { outcomeOf } from './core/outcome.js';
 import { awaitingReboot, rebootReport, rebootWaitChanged } from './core/reboot-policy.js';
 import { planRollback } from './core/rollback-plan.js';
 import { announce, isTerminal, step, type Effect, type Event, type Observation, type Policy, type StepResult } from './core/step.js';
 import { performProbation } from './perform-probation.js';
 import { performReboot } from './perform-reboot.js';
-import type { Clock, HealthProbe, HostProbe, JournalStore, ManifestSource, Nix, RealiseProgressPort, RebootPort, ReportSink } from './ports.js';
+import type { Clock, FetchResult, HealthProbe, HostProbe, JournalStore, ManifestSource, NetworkProbe, Nix, RealiseProgressPort, RebootPort, ReportSink } from './ports.js';
 import { rebootPolicyOf } from './reboot-config.js';
 
 export { outcomeOf } from './core/outcome.js';
@@ -37,6 +38,13 @@ export interface AgentDeps {
   readonly reboot?: RebootPort;
   /** Follows realises for progress reports. */
   readonly progress?: RealiseProgressPort;
+  /** Probes the host's own network when only the controller check failed; without it nothing shows a cut-off. */
+  readonly network?: NetworkProbe;
+  /**
+   * Runs a resume, a deployment or a rollback holding the state directory's lock: the daemon takes it for each
+   * (never while it waits for a manifest); one-shot commands hold it already, so by default it runs `fn` as is.
+   */
+  readonly exclusive?: <T>(fn: () => Promise<T>) => Promise<T>;
   /**
    * Fault injection for crash tests: called after each journal write is durable. The lab's kill -9
    * matrix uses it to stop the agent exactly at a phase boundary; production leaves it unset.
@@ -100,6 +108,7 @@ export function createAgent(deps: AgentDeps): Agent {
       facts: extra.facts ?? null,
       ...(progress === null ? {} : { progress }),
       ...(reboot === undefined ? {} : { reboot }),
+      ...(deployment?.activationOutput === undefined ? {} : { activationOutput: deployment.activationOutput }),
     });
     void flushReports().catch((error: unknown) => log.warn({ err: errorMessage(error) }, 'report delivery failed'));
   };
@@ -123,12 +132,12 @@ export function createAgent(deps: AgentDeps): Agent {
     return empty ? { ok: true, detail: 'report accepted by the controller' } : { ok: false, detail: 'controller unreachable or refused the report' };
   };
 
-  /** Runs rounds of checks until the core's window rule decides. */
-  const healthWindow = async (): Promise<{ ok: boolean; results: HealthResult[] }> => {
+  /** Runs rounds of checks until the core's window rule decides; `local` leaves the controller checks out. */
+  const healthWindow = async (scope: 'all' | 'local'): Promise<{ ok: boolean; results: HealthResult[] }> => {
     const timing = { timeoutMs: config.health.timeoutSeconds * 1000, stableMs: config.health.stableSeconds * 1000 };
     let state: WindowState = { startedAt: clock.now().getTime(), passingSince: null };
     for (;;) {
-      const results = await deps.health.run(controllerAccepts);
+      const results = await deps.health.run(controllerAccepts, scope);
       const judged = judgeRound(state, results.every((r) => r.ok), clock.now().getTime(), timing);
       state = judged.state;
       if (judged.verdict !== 'continue') {
@@ -181,16 +190,25 @@ export function createAgent(deps: AgentDeps): Agent {
         if (effect.resumed) log.info({ host: config.host, storePath: effect.storePath, phase: 'activating' }, 're-running an interrupted activation');
         try {
           const output = await nix.activate(effect.storePath, effect.activation);
-          if (effect.activation === 'dry-activate') log.info({ host: config.host, output }, 'dry activation: what would change');
-          return { type: 'activated' };
+          if (effect.activation !== 'dry-activate') return { type: 'activated' };
+          log.info({ host: config.host, output }, 'dry activation: what would change');
+          return { type: 'activated', output };
         } catch (error) {
           return { type: 'activation-failed', error: errorMessage(error) };
         }
       case 'check-health': {
-        const { ok, results } = await healthWindow();
+        const { ok, results } = await healthWindow('all');
         if (ok) return { type: 'healthy', results };
         const controllerUnreachable = onlyControllerFailed(results);
-        return { type: 'unhealthy', results, controllerUnreachable, reason: controllerUnreachable ? 'controller unreachable after switch' : failureReason(results) };
+        const reason = controllerUnreachable ? 'controller unreachable after switch' : failureReason(results);
+        if (!controllerUnreachable) return { type: 'unhealthy', results, controllerUnreachable, reason };
+        // Only the controller failed: is it the controller, or this host's network? The core decides on what the probes saw.
+        const network = (await deps.network?.probe().catch((error: unknown) => {
+          log.warn({ host: config.host, err: errorMessage(error) }, 'network probes failed to run');
+          return [];
+        })) ?? [];
+        log.info({ host: config.host, phase: 'checking-health', network }, 'only the controller check failed; network probed');
+        return { type: 'unhealthy', results, controllerUnreachable, reason, network };
       }
       case 'rollback':
         return rollBack(effect);
@@ -227,7 +245,8 @@ export function createAgent(deps: AgentDeps): Agent {
       if (plan.generation !== null) await nix.switchGeneration(config.profile, plan.generation);
       await nix.activate(plan.target, plan.mode);
       if (!plan.checkHealth) return { type: 'rolled-back', results: [] };
-      const { ok, results } = await healthWindow();
+      // The generation gone back to is judged by its own checks: the controller may be what is down.
+      const { ok, results } = await healthWindow('local');
       return ok ? { type: 'rolled-back', results } : { type: 'rollback-failed', error: `previous generation is unhealthy too: ${failureReason(results)}` };
     } catch (error) {
       return { type: 'rollback-failed', error: errorMessage(error) };
@@ -253,14 +272,46 @@ export function createAgent(deps: AgentDeps): Agent {
     return journal;
   };
 
-  /** Applies one event, persists, and drives whatever it starts. */
+  /**
+   * After a deployment ended: deletes the profile generations of failed deployments and confirmed ones beyond
+   * `keepGenerations`, and the GC root of a failed closure, so `nix-collect-garbage` can reclaim them. Never
+   * fails the deployment: what is left is tried again after the next one.
+   */
+  const tidyGenerations = async (journal: Journal): Promise<Journal> => {
+    const deployment = journal.deployment;
+    if (deployment === null || !isTerminal(deployment.phase)) return journal;
+    try {
+      if (deployment.phase !== 'confirmed' && deployment.trigger !== 'operator' && (await nix.dropRoot(gcRoot, deployment.storePath))) {
+        log.info({ ...fields(deployment) }, 'dropped the GC root of the failed closure');
+      }
+      const profile = await nix.readProfile(config.profile);
+      if (profile === null) return journal;
+      const doomed = generationsToDelete(await nix.listGenerations(config.profile), profile.generation, journal, config.keepGenerations);
+      if (doomed.length > 0) {
+        await nix.deleteGenerations(config.profile, doomed);
+        log.info({ host: config.host, generations: doomed, keep: config.keepGenerations }, 'deleted failed and surplus generations');
+      }
+      const tidy = forgetDeleted(journal, await nix.listGenerations(config.profile));
+      if (tidy !== journal) await deps.journal.write(tidy);
+      return tidy;
+    } catch (error) {
+      log.warn({ host: config.host, err: errorMessage(error) }, 'could not delete old generations; trying again after the next deployment');
+      return journal;
+    }
+  };
+
+  /** Applies one event, persists, drives whatever it starts, and tidies the profile once it has ended. */
   const apply = async (journal: Journal, event: Event): Promise<{ journal: Journal; note: string | undefined }> => {
     const next = step(journal, event, clock.now(), policy);
     await persist(next.journal, journal);
-    return { journal: await drive(next), note: next.note };
+    const final = await drive(next);
+    // Only a deployment that ended here: a skipped manifest or a refused rollback leaves the profile alone.
+    return { journal: final.deployment === journal.deployment ? final : await tidyGenerations(final), note: next.note };
   };
 
-  const resume = async (): Promise<Deployment | null> => {
+  const exclusive = deps.exclusive ?? (<T>(fn: () => Promise<T>) => fn());
+
+  const resumeHolding = async (): Promise<Deployment | null> => {
     const journal = await deps.journal.read();
     const deployment = journal.deployment;
     if (deployment === null || isTerminal(deployment.phase)) return deployment;
@@ -270,12 +321,24 @@ export function createAgent(deps: AgentDeps): Agent {
     return final.deployment;
   };
 
+  /** Takes the lock only when there is something to resume (then looks again holding it): an idle daemon holds nothing. */
+  const resume = async (): Promise<Deployment | null> => {
+    const deployment = (await deps.journal.read()).deployment;
+    if (deployment === null || isTerminal(deployment.phase)) return deployment;
+    return exclusive(resumeHolding);
+  };
+
   const cycle = async (waitSeconds: number): Promise<CycleResult> => {
     await resume();
     const fetched = await deps.source.fetch(etag, waitSeconds);
     if (fetched.kind === 'none') return { kind: 'no-manifest' };
     if (fetched.kind === 'unchanged') return { kind: 'unchanged' };
     etag = fetched.etag;
+    return exclusive(() => consider(fetched));
+  };
+
+  /** Accepts (or refuses) a fetched manifest against the journal as it is now, and deploys it. */
+  const consider = async (fetched: Extract<FetchResult, { kind: 'manifest' }>): Promise<CycleResult> => {
     const journal = await deps.journal.read();
     let accepted;
     try {
@@ -301,7 +364,9 @@ export function createAgent(deps: AgentDeps): Agent {
     return final.deployment === null ? { kind: 'unchanged' } : { kind: 'deployed', deployment: final.deployment };
   };
 
-  const rollbackManually = async (): Promise<{ ok: boolean; detail: string }> => {
+  const rollbackManually = () => exclusive(rollbackHolding);
+
+  const rollbackHolding = async (): Promise<{ ok: boolean; detail: string }> => {
     const journal = await deps.journal.read();
     const event: Event = { type: 'operator-rollback', generations: await nix.listGenerations(config.profile), observed: await observe() };
     const { journal: final, note } = await apply(journal, event);

@@ -1,6 +1,7 @@
 // The narrow interfaces the driver works through; adapters/ implements them, tests fake them.
 import type { Activation } from '../shared/manifest.js';
 import type { HealthResult, HostFacts, Inhibitor, RealiseProgress, Report } from '../shared/report.js';
+import type { ProbeResult } from './core/controller-outage.js';
 import type { Journal } from './core/journal.js';
 import type { DryRunPlan } from './core/preflight.js';
 import type { RebootVerdict } from './core/reboot.js';
@@ -21,6 +22,10 @@ export interface Nix {
   listGenerations(profile: string): Promise<GenerationLink[]>;
   setProfile(profile: string, storePath: string): Promise<ProfileState>;
   switchGeneration(profile: string, generation: number): Promise<ProfileState>;
+  /** `nix-env --delete-generations`: the links go, so the garbage collector may reclaim their systems. */
+  deleteGenerations(profile: string, generations: readonly number[]): Promise<void>;
+  /** Removes the GC root `gcRoot` if it still points to `storePath`; true when it did. */
+  dropRoot(gcRoot: string, storePath: string): Promise<boolean>;
   activate(systemPath: string, action: Activation): Promise<string>;
   /** The system that is running now (/run/current-system) and the one booted (/run/booted-system). */
   currentSystem(): Promise<string | null>;
@@ -59,9 +64,17 @@ export interface Clock {
   sleep(ms: number): Promise<void>;
 }
 
-/** One round of the configured health checks; `controllerAccepts` backs the `controller` check. */
+/**
+ * One round of the configured health checks; `controllerAccepts` backs the `controller` check. `scope`
+ * `local` leaves the controller checks out (a generation rolled back to is never judged by the controller).
+ */
 export interface HealthProbe {
-  run(controllerAccepts: () => Promise<{ ok: boolean; detail: string }>): Promise<HealthResult[]>;
+  run(controllerAccepts: () => Promise<{ ok: boolean; detail: string }>, scope?: 'all' | 'local'): Promise<HealthResult[]>;
+}
+
+/** Probes of the host's own network (binary caches, mirrors), run when only the controller check failed. */
+export interface NetworkProbe {
+  probe(): Promise<ProbeResult[]>;
 }
 
 /** Facts about the host for heartbeats and the pre-flight. */

@@ -13,6 +13,7 @@ import { runChecks } from './adapters/health-checks.js';
 import { ensureAgentKey } from './adapters/identity.js';
 import { createJournalStore } from './adapters/journal-file.js';
 import { createNix } from './adapters/nix.js';
+import { createNetworkProbe } from './adapters/network-probe.js';
 import { createOutbox, type Outbox } from './adapters/outbox.js';
 import { createManifestSource } from './adapters/source.js';
 import { createSourceList } from './adapters/sources.js';
@@ -32,7 +33,13 @@ export interface Runtime {
 
 export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
-export async function createRuntime(config: AgentConfig, log: Logger, afterPersist?: (journal: Journal) => Promise<void>): Promise<Runtime> {
+/** `exclusive`: how the driver takes the state directory's lock (the daemon's); one-shot commands hold it already. */
+export async function createRuntime(
+  config: AgentConfig,
+  log: Logger,
+  afterPersist?: (journal: Journal) => Promise<void>,
+  exclusive?: <T>(fn: () => Promise<T>) => Promise<T>,
+): Promise<Runtime> {
   const key = await ensureAgentKey(config.stateDir, config.host);
   const source = createSourceList(
     [config.source, ...config.mirrors].map((url) => createManifestSource({ source: url, host: config.host, timeoutSeconds: config.timeouts.fetchSeconds })),
@@ -52,7 +59,17 @@ export async function createRuntime(config: AgentConfig, log: Logger, afterPersi
     source,
     reports,
     journal: createJournalStore(config.stateDir),
-    health: { run: (controllerAccepts) => runChecks(config.health.checks, { controllerAccepts }) },
+    health: {
+      run: (controllerAccepts, scope) =>
+        runChecks(scope === 'local' ? config.health.checks.filter((check) => check.type !== 'controller') : config.health.checks, { controllerAccepts }),
+    },
+    network: createNetworkProbe({
+      configured: config.health.networkProbes,
+      mirrors: config.mirrors,
+      controller: controller === null ? null : config.source,
+      timeoutMs: Math.min(config.timeouts.fetchSeconds, 10) * 1000,
+      log,
+    }),
     host: {
       facts: () => hostFacts().catch(() => null),
       freeBytes: async () => (await storeFilesystem())?.availableBytes ?? null,
@@ -65,6 +82,7 @@ export async function createRuntime(config: AgentConfig, log: Logger, afterPersi
     reboot: createRebootPort(),
     progress: createRealiseProgress({ stateDir: config.stateDir, log, host: config.host }),
     ...(afterPersist === undefined ? {} : { afterPersist }),
+    ...(exclusive === undefined ? {} : { exclusive }),
   });
   return {
     agent,

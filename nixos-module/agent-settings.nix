@@ -202,7 +202,7 @@ types.submodule {
         {
           onActivationFailure = "Roll back when switch-to-configuration fails.";
           onHealthFailure = "Roll back when the health checks do not pass in time.";
-          onControllerUnreachable = "Roll back when the controller cannot be reached after a switch (the new generation may have cut the network).";
+          onControllerUnreachable = "Roll back when only the controller check fails and no network probe (`health.networkProbes`, by default the substituters) answers either: the new generation cut the host off. A controller outage alone never rolls back.";
         };
   };
 }

@@ -7,6 +7,9 @@ export const REPORT_PAYLOAD_TYPE = 'application/vnd.tsdeploy.report.v1+json';
 /** Largest report envelope the controller takes. */
 export const REPORT_MAX_BYTES = 64 * 1024;
 
+/** Largest `activationOutput` (JSON-encoded, so at most this many characters): 16 KiB. */
+export const ACTIVATION_OUTPUT_MAX_CHARS = 16 * 1024;
+
 /** The agent's journal phases, plus `idle` for a host with nothing under way. New phases are only ever added, so old journals still read. */
 export const PhaseSchema = z.enum([
   'idle',
@@ -122,6 +125,8 @@ export const ReportSchema = z
     progress: RealiseProgressSchema.optional(),
     /** A deployment that goes through a reboot. Absent otherwise (and from older agents). */
     reboot: RebootReportSchema.optional(),
+    /** What a `dry-activate` said it would change (its last lines, bounded); absent otherwise and from older agents. */
+    activationOutput: z.string().max(ACTIVATION_OUTPUT_MAX_CHARS).optional(),
   })
   .strict();
 export type Report = z.infer<typeof ReportSchema>;

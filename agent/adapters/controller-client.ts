@@ -20,6 +20,10 @@ export type Enrollment =
 export interface ControllerClient {
   enroll(publicKey: string, token: string | null): Promise<Enrollment>;
   sendReport(envelope: string): Promise<Delivery>;
+  /**
+   * Ends every connection at once, requests in flight included: a report still unanswered stays queued and
+   * is sent again (a duplicate is recognised by its sequence number), so a hung controller never holds an exit.
+   */
   close(): Promise<void>;
 }
 
@@ -84,6 +88,6 @@ export function createControllerClient(base: string, host: string, timeoutSecond
       }
       return { kind: 'refused', status: response.statusCode, error: await errorOf(response.body) };
     },
-    close: () => dispatcher.close(),
+    close: () => dispatcher.destroy(),
   };
 }

@@ -1,5 +1,5 @@
 // Nix effects behind a narrow interface; their argv built by pure, tested functions.
-import { readdir, readlink } from 'node:fs/promises';
+import { readdir, readlink, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { runCommand } from '../../shared/command.js';
 import type { Activation } from '../../shared/manifest.js';
@@ -27,6 +27,10 @@ export function setProfileArgs(profile: string, storePath: string): [string, ...
 
 export function switchGenerationArgs(profile: string, generation: number): [string, ...string[]] {
   return ['nix-env', '--profile', profile, '--switch-generation', String(generation)];
+}
+
+export function deleteGenerationsArgs(profile: string, generations: readonly number[]): [string, ...string[]] {
+  return ['nix-env', '--profile', profile, '--delete-generations', ...generations.map(String)];
 }
 
 export function switchArgs(systemPath: string, action: Activation): [string, ...string[]] {
@@ -188,6 +192,16 @@ export function createNix(options: NixOptions): Nix {
     async switchGeneration(profile, generation) {
       await run(switchGenerationArgs(profile, generation), 120_000);
       return requireProfile(profile);
+    },
+    async deleteGenerations(profile, generations) {
+      if (generations.length === 0) return;
+      await run(deleteGenerationsArgs(profile, generations), 120_000);
+    },
+    async dropRoot(gcRoot, storePath) {
+      const target = await readlink(gcRoot).catch(() => null);
+      if (target !== storePath) return false;
+      await rm(gcRoot, { force: true });
+      return true;
     },
     activate,
     currentSystem: () => resolveLink(options.currentSystemLink ?? '/run/current-system'),

@@ -1,7 +1,7 @@
 // The journal's shape: what the agent records before every side effect, so a crash can resume. No I/O.
 import { z } from 'zod';
 import { ActivationSchema } from '../../shared/manifest.js';
-import { HealthResultSchema, PhaseSchema } from '../../shared/report.js';
+import { ACTIVATION_OUTPUT_MAX_CHARS, HealthResultSchema, PhaseSchema } from '../../shared/report.js';
 import { RebootStateSchema } from './reboot-state.js';
 import { StorePathSchema } from '../../shared/validate.js';
 
@@ -45,6 +45,8 @@ export const DeploymentSchema = z
     bootId: z.string().max(64).nullable().optional(),
     /** A `switch` whose kernel, initrd or modules differ from the booted system's, deployed by a reboot (`reboot: "when-needed"`). */
     reboot: RebootStateSchema.optional(),
+    /** What a `dry-activate` said it would change (its last lines, bounded), carried in every report about it. */
+    activationOutput: z.string().max(ACTIVATION_OUTPUT_MAX_CHARS).optional(),
     /** Times the agent resumed this deployment after a crash; bounded so a crash loop ends. */
     resumes: z.number().int().nonnegative(),
     startedAt: z.string(),
@@ -52,6 +54,10 @@ export const DeploymentSchema = z
   })
   .strict();
 export type Deployment = z.infer<typeof DeploymentSchema>;
+
+/** A profile generation the agent made, and the system it points to (checked again before anything is deleted). */
+export const GenerationRecordSchema = z.object({ generation: z.number().int().positive(), path: StorePathSchema }).strict();
+export type GenerationRecord = z.infer<typeof GenerationRecordSchema>;
 
 export const JournalSchema = z
   .object({
@@ -64,6 +70,10 @@ export const JournalSchema = z
       .nullable(),
     /** Versions that failed and were not retried (newest last, bounded). */
     failedVersions: z.array(z.number().int().positive()).max(100),
+    /** Generations the agent made whose deployment was confirmed: an operator's rollback returns to these. Absent in older journals. */
+    confirmedGenerations: z.array(GenerationRecordSchema).max(100).optional(),
+    /** Generations the agent made whose deployment failed: deleted from the profile, never returned to. */
+    failedGenerations: z.array(GenerationRecordSchema).max(100).optional(),
   })
   .strict();
 export type Journal = z.infer<typeof JournalSchema>;

@@ -28,7 +28,7 @@ export function profileAlreadySet(deployment: Deployment, observed: Observation)
 
 /**
  * An operator's rollback goes through the journal like any deployment, so an interrupted one is
- * resumed. It targets the newest older generation, and its version (if any) is never retried.
+ * resumed. It targets the newest older confirmed generation (rollback-plan.ts), never a failed one.
  */
 export function operatorRollback(
   journal: Journal,
@@ -41,7 +41,7 @@ export function operatorRollback(
   }
   const profile = event.observed.profile;
   if (profile === null) return { journal, effect: null, note: 'the system profile has no generation' };
-  const target = operatorRollbackTarget(event.generations, profile.generation);
+  const target = operatorRollbackTarget(event.generations, profile.generation, journal);
   if (target === null) return { journal, effect: null, note: `no generation before ${profile.generation} to return to` };
   const version = running?.version ?? journal.lastAccepted?.version ?? null;
   const deployment: Deployment = {

@@ -1,6 +1,6 @@
 // Where a rollback goes and how: the exact generation recorded before the switch, in the deployment's mode. Pure.
 import type { Activation } from '../../shared/manifest.js';
-import type { Previous } from './journal.js';
+import type { Journal, Previous } from './journal.js';
 
 export interface RollbackPlan {
   /** The profile generation to switch back to, or null when the profile was never changed. */
@@ -32,11 +32,22 @@ export interface GenerationLink {
   readonly path: string;
 }
 
-/** An operator's rollback target: the newest generation older than the current one that still exists. */
-export function operatorRollbackTarget(generations: readonly GenerationLink[], current: number): GenerationLink | null {
-  let best: GenerationLink | null = null;
-  for (const link of generations) {
-    if (link.generation < current && (best === null || link.generation > best.generation)) best = link;
-  }
-  return best;
+/**
+ * An operator's rollback target, among the generations that still exist: the newest older than the current one
+ * that was confirmed; when none older was, the newest older one whose deployment did not fail (a generation
+ * from before the agent, or one set by hand). Never one recorded as failed. Without records (a journal from an
+ * older agent): the newest older generation.
+ */
+export function operatorRollbackTarget(
+  generations: readonly GenerationLink[],
+  current: number,
+  judged: Pick<Journal, 'confirmedGenerations' | 'failedGenerations'> = {},
+): GenerationLink | null {
+  const same = (record: GenerationLink, link: GenerationLink) => record.generation === link.generation && record.path === link.path;
+  const failed = judged.failedGenerations ?? [];
+  const confirmed = judged.confirmedGenerations ?? [];
+  const older = generations.filter((link) => link.generation < current && !failed.some((r) => same(r, link)));
+  const newest = (links: readonly GenerationLink[]) =>
+    links.reduce<GenerationLink | null>((best, link) => (best === null || link.generation > best.generation ? link : best), null);
+  return newest(older.filter((link) => confirmed.some((r) => same(r, link)))) ?? newest(older);
 }

@@ -1,5 +1,8 @@
 // The agent's next-step decision: a pure function of (journal, event, now, policy). No I/O.
 import type { Manifest } from '../../shared/manifest.js';
+import { boundActivationOutput } from './activation-output.js';
+import { judgeUnhealthy, type ProbeResult } from './controller-outage.js';
+import { recordGenerations } from './generations.js';
 import type { HealthResult } from '../../shared/report.js';
 import {
   canRollBack,
@@ -46,15 +49,18 @@ export type Event =
   | { readonly type: 'realise-failed'; readonly error: string }
   | { readonly type: 'profile-set'; readonly generation: number }
   | { readonly type: 'profile-failed'; readonly error: string }
-  | { readonly type: 'activated' }
+  /** `output`: what a `dry-activate` printed, kept (bounded) in the journal and the reports. */
+  | { readonly type: 'activated'; readonly output?: string }
   | { readonly type: 'activation-failed'; readonly error: string }
   | { readonly type: 'healthy'; readonly results: readonly HealthResult[] }
   | {
       readonly type: 'unhealthy';
       readonly results: readonly HealthResult[];
       readonly reason: string;
-      /** True when only the controller check failed: the generation cut the host off. */
+      /** True when only controller checks failed; `network` then tells a cut-off host from a controller outage. */
       readonly controllerUnreachable: boolean;
+      /** The network probes run when only the controller failed (controller-outage.ts decides with them). */
+      readonly network?: readonly ProbeResult[];
     }
   | { readonly type: 'rolled-back'; readonly results: readonly HealthResult[] }
   | { readonly type: 'rollback-failed'; readonly error: string }
@@ -105,8 +111,13 @@ function failOrRollBack(journal: Journal, deployment: Deployment, reason: string
   return ended(journal, { ...deployment, phase: 'failed', reason: why, updatedAt: now });
 }
 
-/** Applies one event to the journal and says what to do next. */
+/** Applies one event to the journal and says what to do next; a deployment that ends records its generation. */
 export function step(journal: Journal, event: Event, now: Date, policy: Policy): StepResult {
+  const result = decide(journal, event, now, policy);
+  return { ...result, journal: recordGenerations(journal, result.journal) };
+}
+
+function decide(journal: Journal, event: Event, now: Date, policy: Policy): StepResult {
   const time = now.toISOString();
   if (event.type === 'manifest') {
     const { manifest } = event;
@@ -191,7 +202,8 @@ export function step(journal: Journal, event: Event, now: Date, policy: Policy):
     }
     case 'activated': {
       if (!runsNewSystem(deployment.activation)) {
-        return { journal: withDeployment(journal, at('confirmed')), effect: null };
+        const said = event.output === undefined ? null : boundActivationOutput(event.output);
+        return { journal: withDeployment(journal, at('confirmed', said === null ? {} : { activationOutput: said })), effect: null };
       }
       const next = at('checking-health');
       return { journal: withDeployment(journal, next), effect: effectFor(next, false) };
@@ -206,9 +218,11 @@ export function step(journal: Journal, event: Event, now: Date, policy: Policy):
       return { journal: { ...withDeployment(journal, at('confirmed', { reason: null })), lastHealth }, effect: null };
     }
     case 'unhealthy': {
-      const lastHealth = { time, ok: false, results: [...event.results] };
-      const rollBack = event.controllerUnreachable ? policy.onControllerUnreachable : policy.onHealthFailure;
-      return failOrRollBack({ ...journal, lastHealth }, deployment, event.reason, rollBack, time);
+      const verdict = judgeUnhealthy(event.results, event.reason, event.controllerUnreachable, event.network);
+      if (verdict.kind === 'controller-outage') return { ...step(journal, { type: 'healthy', results: verdict.results }, now, policy), note: verdict.note };
+      const lastHealth = { time, ok: false, results: [...verdict.results] };
+      const rollBack = verdict.kind === 'cut-off' ? policy.onControllerUnreachable : policy.onHealthFailure;
+      return failOrRollBack({ ...journal, lastHealth }, deployment, verdict.reason, rollBack, time);
     }
     case 'boot-staged':
       return probationStep(journal, deployment, event, time) ?? { journal, effect: null };

@@ -4,8 +4,9 @@ import type { Logger } from '../../shared/log.js';
 import type { AgentConfig } from '../config.js';
 import type { Journal } from '../core/journal.js';
 import { writeAgentMetrics } from '../adapters/metrics-file.js';
+import { whileHoldingStateLock } from '../adapters/state-lock.js';
 import { createRuntime } from '../runtime.js';
-import { ensureEnrolled } from './enrollment.js';
+import { enrollmentSettled, ensureEnrolled } from './enrollment.js';
 import { pollDelayMs, waitForNextPoll } from './schedule.js';
 import { agentUnitChanged } from './self-restart.js';
 import { readBootFiles } from '../adapters/boot-files.js';
@@ -14,9 +15,27 @@ import { rebootCheckDelayMs } from '../core/reboot-policy.js';
 
 /** Runs until `stop` aborts, or until a confirmed switch replaced the agent's own unit (systemd restarts it). */
 export async function runDaemon(config: AgentConfig, log: Logger, stop: AbortSignal, afterPersist?: (journal: Journal) => Promise<void>): Promise<number> {
-  const runtime = await createRuntime(config, log, afterPersist);
+  // The state directory's lock is taken for each resume and deployment, not while waiting for a manifest:
+  // an operator's `rollback` or `once` runs between deployments, and is refused during one.
+  const exclusive = <T>(fn: () => Promise<T>) =>
+    whileHoldingStateLock(config.stateDir, 'run', fn, {
+      onWait: (holder) => log.info({ host: config.host, pid: holder.pid, command: holder.command }, 'waiting for another tsdeploy-agent to finish'),
+    });
+  const runtime = await createRuntime(config, log, afterPersist, exclusive);
   log.info({ host: config.host, source: config.source, publicKey: runtime.publicKey }, 'agent starting');
-  let enrolled = (await ensureEnrolled(config, runtime, log)) !== 'failed';
+  let enrolled = false;
+  let enrolling: Promise<void> | null = null;
+  /** Enrollment runs beside the polls: a controller that does not answer it never holds a deployment from a mirror. */
+  const enroll = (): void => {
+    if (enrolled || enrolling !== null) return;
+    enrolling = ensureEnrolled(config, runtime, log)
+      .then(
+        (state) => void (enrolled = enrollmentSettled(state)),
+        (error: unknown) => log.warn({ host: config.host, err: errorMessage(error) }, 'enrollment failed'),
+      )
+      .finally(() => void (enrolling = null));
+  };
+  enroll();
   const textfile = config.metrics?.textfile;
   const metrics = async () => {
     if (textfile !== undefined) await writeAgentMetrics(textfile, config.host, await runtime.agent.journal());
@@ -30,7 +49,7 @@ export async function runDaemon(config: AgentConfig, log: Logger, stop: AbortSig
   try {
     await runtime.agent.resume();
     while (!stop.aborted) {
-      if (!enrolled) enrolled = (await ensureEnrolled(config, runtime, log)) !== 'failed';
+      enroll();
       // A reboot waiting for its window or delay is looked at again when that ends, not a whole long-poll later.
       const rebootCheck = rebootCheckDelayMs(await runtime.agent.journal(), new Date());
       const longPoll = runtime.source.kind === 'http' ? config.poll.waitSeconds : 0;
@@ -53,7 +72,8 @@ export async function runDaemon(config: AgentConfig, log: Logger, stop: AbortSig
           quick = false;
           await metrics().catch((error: unknown) => log.warn({ err: errorMessage(error) }, 'writing metrics failed'));
         }
-        await runtime.agent.flushReports().catch(() => false);
+        // Delivery goes on in the background: a controller that never answers must not hold the next poll.
+        void runtime.agent.flushReports().catch(() => false);
       } catch (error) {
         log.warn({ host: config.host, err: errorMessage(error) }, 'poll failed');
       }

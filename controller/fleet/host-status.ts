@@ -1,7 +1,7 @@
 // Fleet status as a pure function of what is stored: one row per host and its deployment state.
 import { z } from 'zod';
 import { ActivationSchema } from '../../shared/manifest.js';
-import { HealthResultSchema, HostFactsSchema, OutcomeSchema, PhaseSchema, RealiseProgressSchema, RebootReportSchema, type Report } from '../../shared/report.js';
+import { ACTIVATION_OUTPUT_MAX_CHARS, HealthResultSchema, HostFactsSchema, OutcomeSchema, PhaseSchema, RealiseProgressSchema, RebootReportSchema, type Report } from '../../shared/report.js';
 import { HostNameSchema } from '../../shared/validate.js';
 import { EnrollmentStatusSchema, type EnrollmentStatus } from '../storage/records.js';
 
@@ -42,6 +42,8 @@ export const HostStatusSchema = z
     /** The last report's realise progress and reboot state, as the agent sent them. */
     progress: RealiseProgressSchema.nullable().optional(),
     reboot: RebootReportSchema.nullable().optional(),
+    /** What the host's last `dry-activate` said it would change; null when it has not reported one. */
+    activationOutput: z.string().max(ACTIVATION_OUTPUT_MAX_CHARS).nullable().optional(),
   })
   .strict();
 export type HostStatus = z.infer<typeof HostStatusSchema>;
@@ -118,5 +120,6 @@ export function buildHostStatus(inputs: HostInputs, now: Date, silentAfterMs: nu
     facts: report?.facts ?? null,
     progress: report?.progress ?? null,
     reboot: report?.reboot ?? null,
+    activationOutput: report?.activationOutput ?? null,
   };
 }

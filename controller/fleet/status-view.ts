@@ -35,7 +35,8 @@ function current(host: HostStatus): string {
 }
 
 function note(host: HostStatus): string {
-  const text = host.error ?? '';
+  // A dry activation's note is what it would change: its first line here, all of it in --json.
+  const text = host.error ?? (host.state === 'dry-activated' ? (host.activationOutput ?? '') : '');
   const line = text.split('\n')[0] ?? '';
   return line.length > 80 ? `${line.slice(0, 79)}…` : line;
 }

@@ -117,14 +117,15 @@ describe('step: failures and rollback', () => {
     assert.equal(result.journal.lastHealth?.ok, false);
   });
   it('rolls back when the controller is unreachable after the switch', () => {
-    const result = step(at('checking-health'), { type: 'unhealthy', results: [], reason: 'controller unreachable after switch', controllerUnreachable: true }, NOW, POLICY);
+    const network = [{ target: 'http://cache', ok: false, detail: 'connect ENETUNREACH' }];
+    const result = step(at('checking-health'), { type: 'unhealthy', results: [], reason: 'controller unreachable after switch', controllerUnreachable: true, network }, NOW, POLICY);
     assert.equal(result.effect?.type, 'rollback');
   });
   it('fails without rollback when the policy for that failure is off', () => {
     const policies: Array<[Partial<Policy>, Event]> = [
       [{ onActivationFailure: false }, { type: 'activation-failed', error: 'x' }],
       [{ onHealthFailure: false }, { type: 'unhealthy', results: [], reason: 'x', controllerUnreachable: false }],
-      [{ onControllerUnreachable: false }, { type: 'unhealthy', results: [], reason: 'x', controllerUnreachable: true }],
+      [{ onControllerUnreachable: false }, { type: 'unhealthy', results: [], reason: 'x', controllerUnreachable: true, network: [{ target: 'http://cache', ok: false, detail: 'ENETUNREACH' }] }],
     ];
     for (const [override, event] of policies) {
       const result = step(at(event.type === 'activation-failed' ? 'activating' : 'checking-health'), event, NOW, { ...POLICY, ...override });

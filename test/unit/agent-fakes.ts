@@ -108,6 +108,17 @@ export function createFakeNix(initial: readonly string[] = [OLD]): FakeNix {
       nix.current = generation;
       return { generation, path };
     },
+    async deleteGenerations(_profile, numbers) {
+      nix.calls.push(`delete-generations ${numbers.join(' ')}`);
+      for (const generation of numbers) {
+        if (generation === nix.current) throw new Error(`cannot delete the current generation ${generation}`);
+        nix.generations.delete(generation);
+      }
+    },
+    async dropRoot(_gcRoot, storePath) {
+      nix.calls.push(`drop-root ${storePath}`);
+      return true;
+    },
     async activate(systemPath: string, action: Activation) {
       nix.calls.push(`activate ${systemPath} ${action}`);
       if (action === 'switch' || action === 'test') nix.currentSystem_ = systemPath;
@@ -134,8 +145,8 @@ export interface World {
   readonly reports: Omit<Report, 'seq'>[];
   /** The manifest the source serves next. */
   serve(version: number, storePath: string, activation?: Activation): void;
-  /** A fresh agent process on the same host; `crashAt` kills it right after that phase is journaled. */
-  agent(crashAt?: string): Agent;
+  /** A fresh agent process on the same host; `crashAt` kills it right after that phase is journaled; `overrides` replaces deps. */
+  agent(crashAt?: string, overrides?: Partial<AgentDeps>): Agent;
   now: number;
   /** More ports for the agents made from now on (the reboot path's, realise progress). */
   extra: Partial<Pick<AgentDeps, 'reboot' | 'progress'>>;
@@ -180,7 +191,7 @@ export function createWorld(nix: FakeNix = createFakeNix()): World {
       served = Buffer.from(signManifest(manifest, [release.secret]));
       etag += 1;
     },
-    agent(crashAt) {
+    agent(crashAt, overrides = {}) {
       let crashed = false;
       return createAgent({
         config,
@@ -237,6 +248,7 @@ export function createWorld(nix: FakeNix = createFakeNix()): World {
             throw new Crash(`crashed after journaling ${crashAt}`);
           }
         },
+        ...overrides,
       });
     },
   };

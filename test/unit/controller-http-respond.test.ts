@@ -68,6 +68,14 @@ describe('status table', () => {
     const text = formatStatusTable({ hosts: [row({ current: B, state: 'in-sync', phase: 'confirmed', health: [], error: null })] }, now);
     assert.match(text, /= desired/);
   });
+  it("shows a dry-activated host's first line of what it would change", () => {
+    const text = formatStatusTable(
+      { hosts: [row({ state: 'dry-activated', phase: 'confirmed', health: [], error: null, activationOutput: 'would start the following units: nginx.service\nwould restart: sshd.service' })] },
+      now,
+    );
+    assert.match(text, /dry-activated .*would start the following units: nginx\.service$/m);
+    assert.doesNotMatch(text, /sshd/);
+  });
   it('says so when there are no hosts', () => {
     assert.match(formatStatusTable({ hosts: [] }, now), /no hosts yet/);
   });
