@@ -7,15 +7,13 @@ import type { PublicKey } from '../shared/keys.js';
 import type { Logger } from '../shared/log.js';
 import type { HealthResult, HostFacts, Phase, RealiseProgress, Report } from '../shared/report.js';
 import type { AgentConfig } from './config.js';
-import { failureReason, judgeRound, onlyControllerFailed, type WindowState } from './core/health-window.js';
+import { judgeRound, type WindowState } from './core/health-window.js';
 import type { Deployment, Journal } from './core/journal.js';
-import { forgetDeleted, generationsToDelete } from './core/generations.js';
 import { outcomeOf } from './core/outcome.js';
-import { awaitingReboot, rebootReport, rebootWaitChanged } from './core/reboot-policy.js';
-import { planRollback } from './core/rollback-plan.js';
-import { announce, isTerminal, step, type Effect, type Event, type Observation, type Policy, type StepResult } from './core/step.js';
-import { performProbation } from './perform-probation.js';
-import { performReboot } from './perform-reboot.js';
+import { awaitingReboot, rebootReport, rebootWaitChanged } from './core/reboot-gate.js';
+import { announce, isTerminal, step, type Event, type Observation, type Policy, type StepResult } from './core/step.js';
+import { createPerformer } from './perform-effect.js';
+import { tidyGenerations } from './tidy-generations.js';
 import type { Clock, FetchResult, HealthProbe, HostProbe, JournalStore, ManifestSource, NetworkProbe, Nix, RealiseProgressPort, RebootPort, ReportSink } from './ports.js';
 import { rebootPolicyOf } from './reboot-config.js';
 
@@ -155,73 +153,6 @@ export function createAgent(deps: AgentDeps): Agent {
     bootId: (await deps.host.bootId?.()) ?? null,
   });
 
-  const perform = async (effect: Effect): Promise<Event> => {
-    switch (effect.type) {
-      case 'preflight': {
-        let plan = null;
-        let dryRunError: string | null = null;
-        try {
-          plan = await nix.dryRun(effect.storePath);
-        } catch (error) {
-          dryRunError = errorMessage(error);
-        }
-        if (plan !== null) log.info({ host: config.host, storePath: effect.storePath, ...plan }, 'closure to fetch');
-        return { type: 'preflight-measured', measure: { plan, dryRunError, freeBytes: plan === null ? null : await deps.host.freeBytes() } };
-      }
-      case 'realise': {
-        const tracker = await deps.progress?.start(effect.storePath, (progress) => void reportProgress(progress));
-        try {
-          await nix.realise(effect.storePath, gcRoot, tracker === undefined ? undefined : (line) => tracker.onLine(line));
-        } catch (error) {
-          await tracker?.finish(false);
-          return { type: 'realise-failed', error: `realise failed: ${errorMessage(error)}` };
-        }
-        await tracker?.finish(true);
-        const reboot = config.reboot === 'when-needed' ? await deps.reboot?.needed(effect.storePath) : undefined;
-        return { type: 'realised', previous: { ...(await readPrevious()) }, bootId: (await deps.host.bootId?.()) ?? null, ...(reboot === undefined ? {} : { reboot }) };
-      }
-      case 'set-profile':
-        try {
-          return { type: 'profile-set', generation: (await nix.setProfile(config.profile, effect.storePath)).generation };
-        } catch (error) {
-          return { type: 'profile-failed', error: `setting the profile failed: ${errorMessage(error)}` };
-        }
-      case 'activate':
-        if (effect.resumed) log.info({ host: config.host, storePath: effect.storePath, phase: 'activating' }, 're-running an interrupted activation');
-        try {
-          const output = await nix.activate(effect.storePath, effect.activation);
-          if (effect.activation !== 'dry-activate') return { type: 'activated' };
-          log.info({ host: config.host, output }, 'dry activation: what would change');
-          return { type: 'activated', output };
-        } catch (error) {
-          return { type: 'activation-failed', error: errorMessage(error) };
-        }
-      case 'check-health': {
-        const { ok, results } = await healthWindow('all');
-        if (ok) return { type: 'healthy', results };
-        const controllerUnreachable = onlyControllerFailed(results);
-        const reason = controllerUnreachable ? 'controller unreachable after switch' : failureReason(results);
-        if (!controllerUnreachable) return { type: 'unhealthy', results, controllerUnreachable, reason };
-        // Only the controller failed: is it the controller, or this host's network? The core decides on what the probes saw.
-        const network = (await deps.network?.probe().catch((error: unknown) => {
-          log.warn({ host: config.host, err: errorMessage(error) }, 'network probes failed to run');
-          return [];
-        })) ?? [];
-        log.info({ host: config.host, phase: 'checking-health', network }, 'only the controller check failed; network probed');
-        return { type: 'unhealthy', results, controllerUnreachable, reason, network };
-      }
-      case 'rollback':
-        return rollBack(effect);
-      case 'probation':
-      case 'stage-boot':
-        return performProbation(effect, { nix, profile: config.profile, log, host: config.host });
-      case 'check-reboot':
-      case 'reboot':
-      case 'revert-boot':
-        return performReboot(effect, { nix, profile: config.profile, log, host: config.host, hostProbe: deps.host, reboot: deps.reboot });
-    }
-  };
-
   /** A progress report while the closure is fetched (a heartbeat: the phase did not change). */
   const reportProgress = async (progress: RealiseProgress): Promise<void> => {
     try {
@@ -231,27 +162,7 @@ export function createAgent(deps: AgentDeps): Agent {
     }
   };
 
-  const readPrevious = async () => {
-    const profile = await nix.readProfile(config.profile);
-    return { generation: profile?.generation ?? null, path: profile?.path ?? null, currentSystem: await nix.currentSystem() };
-  };
-
-  /** Carries out the core's rollback plan: the recorded generation, activated in the deployment's mode. */
-  const rollBack = async (effect: Extract<Effect, { type: 'rollback' }>): Promise<Event> => {
-    const plan = planRollback(effect.previous, effect.activation);
-    if (plan === null) return { type: 'rollback-failed', error: 'no previous system recorded' };
-    try {
-      // --switch-generation to the generation already current changes nothing, so a resumed rollback repeats it safely.
-      if (plan.generation !== null) await nix.switchGeneration(config.profile, plan.generation);
-      await nix.activate(plan.target, plan.mode);
-      if (!plan.checkHealth) return { type: 'rolled-back', results: [] };
-      // The generation gone back to is judged by its own checks: the controller may be what is down.
-      const { ok, results } = await healthWindow('local');
-      return ok ? { type: 'rolled-back', results } : { type: 'rollback-failed', error: `previous generation is unhealthy too: ${failureReason(results)}` };
-    } catch (error) {
-      return { type: 'rollback-failed', error: errorMessage(error) };
-    }
-  };
+  const perform = createPerformer(deps, { gcRoot, healthWindow, reportProgress });
 
   /** Persists, performs and steps until the deployment reaches a terminal phase. */
   const drive = async (start: StepResult): Promise<Journal> => {
@@ -272,41 +183,13 @@ export function createAgent(deps: AgentDeps): Agent {
     return journal;
   };
 
-  /**
-   * After a deployment ended: deletes the profile generations of failed deployments and confirmed ones beyond
-   * `keepGenerations`, and the GC root of a failed closure, so `nix-collect-garbage` can reclaim them. Never
-   * fails the deployment: what is left is tried again after the next one.
-   */
-  const tidyGenerations = async (journal: Journal): Promise<Journal> => {
-    const deployment = journal.deployment;
-    if (deployment === null || !isTerminal(deployment.phase)) return journal;
-    try {
-      if (deployment.phase !== 'confirmed' && deployment.trigger !== 'operator' && (await nix.dropRoot(gcRoot, deployment.storePath))) {
-        log.info({ ...fields(deployment) }, 'dropped the GC root of the failed closure');
-      }
-      const profile = await nix.readProfile(config.profile);
-      if (profile === null) return journal;
-      const doomed = generationsToDelete(await nix.listGenerations(config.profile), profile.generation, journal, config.keepGenerations);
-      if (doomed.length > 0) {
-        await nix.deleteGenerations(config.profile, doomed);
-        log.info({ host: config.host, generations: doomed, keep: config.keepGenerations }, 'deleted failed and surplus generations');
-      }
-      const tidy = forgetDeleted(journal, await nix.listGenerations(config.profile));
-      if (tidy !== journal) await deps.journal.write(tidy);
-      return tidy;
-    } catch (error) {
-      log.warn({ host: config.host, err: errorMessage(error) }, 'could not delete old generations; trying again after the next deployment');
-      return journal;
-    }
-  };
-
   /** Applies one event, persists, drives whatever it starts, and tidies the profile once it has ended. */
   const apply = async (journal: Journal, event: Event): Promise<{ journal: Journal; note: string | undefined }> => {
     const next = step(journal, event, clock.now(), policy);
     await persist(next.journal, journal);
     const final = await drive(next);
     // Only a deployment that ended here: a skipped manifest or a refused rollback leaves the profile alone.
-    return { journal: final.deployment === journal.deployment ? final : await tidyGenerations(final), note: next.note };
+    return { journal: final.deployment === journal.deployment ? final : await tidyGenerations(deps, gcRoot, final), note: next.note };
   };
 
   const exclusive = deps.exclusive ?? (<T>(fn: () => Promise<T>) => fn());

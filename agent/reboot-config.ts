@@ -3,7 +3,7 @@ import { parse as parseCron, validate as validateCron } from 'node-cron';
 import { z } from 'zod';
 import { InvalidDurationError, parseDuration } from '../shared/duration.js';
 import { nextTick, type CronFields } from './core/maintenance-window.js';
-import { NO_REBOOTS, type RebootPolicy } from './core/reboot-policy.js';
+import { NO_REBOOTS, type RebootPolicy } from './core/reboot-gate.js';
 
 /** Longest maintenance window and reboot delay: a week. */
 const MAX_MS = 7 * 86_400_000;

@@ -18,7 +18,8 @@ import { preflightVerdict, type PreflightMeasure } from './preflight.js';
 import { bootBeforeProbation, probationResume, probationStep } from './probation.js';
 import { usesProbation } from './probation-effects.js';
 import type { RebootVerdict } from './reboot.js';
-import { rebootStaged, rebootStep, type RebootEvent, type RebootPolicy } from './reboot-policy.js';
+import { rebootStaged, type RebootPolicy } from './reboot-gate.js';
+import { rebootStep, type RebootEvent } from './reboot-policy.js';
 import type { GenerationLink } from './rollback-plan.js';
 
 export { announce, announcedPhase, effectFor, isTerminal, withDeployment, type Effect } from './effects.js';

@@ -11,7 +11,7 @@ import { pollDelayMs, waitForNextPoll } from './schedule.js';
 import { agentUnitChanged } from './self-restart.js';
 import { readBootFiles } from '../adapters/boot-files.js';
 import { rebootNeeded } from '../core/reboot.js';
-import { rebootCheckDelayMs } from '../core/reboot-policy.js';
+import { rebootCheckDelayMs } from '../core/reboot-gate.js';
 
 /** Runs until `stop` aborts, or until a confirmed switch replaced the agent's own unit (systemd restarts it). */
 export async function runDaemon(config: AgentConfig, log: Logger, stop: AbortSignal, afterPersist?: (journal: Journal) => Promise<void>): Promise<number> {

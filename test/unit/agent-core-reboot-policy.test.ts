@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { EMPTY_JOURNAL, type Deployment, type Journal } from '../../agent/core/journal.js';
-import { blocksReboot, rebootCheckDelayMs, rebootGate, type GateInput, type RebootPolicy } from '../../agent/core/reboot-policy.js';
+import { blocksReboot, rebootCheckDelayMs, rebootGate, type GateInput, type RebootPolicy } from '../../agent/core/reboot-gate.js';
 import { revertPlan } from '../../agent/core/reboot-effects.js';
 import type { RebootState } from '../../agent/core/reboot-state.js';
 import { step, type Event, type Policy } from '../../agent/core/step.js';
