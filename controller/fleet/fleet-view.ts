@@ -1,8 +1,12 @@
 // The fleet in memory: manifests, enrollments and last reports as the controller wrote or last read them,
 // so status and report intake read no host's files per request. Writes reach it through `writeThrough`.
+import { openEnvelope, parsePayload } from '../../shared/accept.js';
 import { sha256Hex } from '../../shared/digest.js';
+import { encodeEnvelope } from '../../shared/dsse.js';
+import { parsePublicKey } from '../../shared/keys.js';
+import { REPORT_MAX_BYTES, REPORT_PAYLOAD_TYPE, ReportSchema } from '../../shared/report.js';
 import { mapBounded } from '../../shared/map-bounded.js';
-import type { HostRecord, HostStatusRecord } from '../storage/records.js';
+import type { HostRecord, HostStatusRecord, ReportLogEntry } from '../storage/records.js';
 import { createKeyedMutex } from '../storage/mutex.js';
 import { LIST_CONCURRENCY, type ControllerStore, type FileStamp } from '../storage/store.js';
 import { storedManifestInfo } from './decide-publish.js';
@@ -120,6 +124,36 @@ export async function loadFleetView(store: ControllerStore): Promise<FleetView> 
       else identities.set(host, { record, stamp: null });
     },
   };
+}
+
+/** The log line's report when it is signed by `publicKey` and readable; null otherwise. */
+function reportOfLogLine(entry: ReportLogEntry, publicKey: string): HostStatusRecord['report'] | null {
+  try {
+    const opened = openEnvelope(Buffer.from(encodeEnvelope(entry.envelope)), REPORT_PAYLOAD_TYPE, [parsePublicKey(publicKey)], 1, REPORT_MAX_BYTES);
+    return parsePayload(opened.payload, ReportSchema);
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Brings every host's status up to the last line of its report log (the log is fsynced before a report
+ * is acknowledged; the status file is a checkpoint written after it, so after a crash it can be behind).
+ * A line counts only when it verifies under the host's current key. Returns the statuses it advanced.
+ */
+export async function recoverStatuses(store: ControllerStore, view: FleetView): Promise<HostStatusRecord[]> {
+  const recovered = await mapBounded(await view.identities(), LIST_CONCURRENCY, async (identity): Promise<HostStatusRecord | null> => {
+    const entry = await store.readLastReport(identity.host);
+    if (entry === null) return null;
+    const report = reportOfLogLine(entry, identity.publicKey);
+    if (report === null || report.host !== identity.host) return null;
+    const checkpoint = view.status(identity.host);
+    if (checkpoint !== null && checkpoint.publicKey === identity.publicKey && checkpoint.lastSeq >= report.seq) return null;
+    const record: HostStatusRecord = { host: identity.host, publicKey: identity.publicKey, lastSeq: report.seq, receivedAt: entry.receivedAt, report };
+    view.putStatus(record);
+    return record;
+  });
+  return recovered.filter((record) => record !== null);
 }
 
 /**

@@ -4,6 +4,9 @@ import type { Logger } from '../../shared/log.js';
 import { silentLogger } from '../../shared/log.js';
 import type { HostRecord, HostStatusRecord } from '../storage/records.js';
 import { createKeyedMutex } from '../storage/mutex.js';
+import { LIST_CONCURRENCY } from '../storage/store.js';
+import { mapBounded } from '../../shared/map-bounded.js';
+import { createStatusCheckpoints } from './status-checkpoints.js';
 import type { ControllerStore } from '../storage/store.js';
 import { decideEnroll, tokenHash, type EnrollDecision, type EnrollRequest } from './decide-enroll.js';
 import { decidePublish, inspectManifest, type PublishDecision } from './decide-publish.js';
@@ -12,7 +15,7 @@ import { buildHostStatus, type StatusResponse } from './host-status.js';
 import { createEnrollmentAdmission } from './enrollment-admission.js';
 import { EnrollmentLimitsSchema, type EnrollmentLimits } from './enrollment-limits.js';
 import { approveHost, createToken, revokeHost } from './hosts-and-tokens.js';
-import { loadFleetView, writeThrough, type CurrentManifest, type FleetSnapshot } from './fleet-view.js';
+import { loadFleetView, recoverStatuses, writeThrough, type CurrentManifest, type FleetSnapshot } from './fleet-view.js';
 
 export type { CurrentManifest } from './fleet-view.js';
 
@@ -49,6 +52,8 @@ export interface FleetService {
   lastStatus(host: string): HostStatusRecord | null;
   /** The in-memory fleet view as plain data, to compare with a fresh load from disk. */
   snapshot(): Promise<FleetSnapshot>;
+  /** Writes the status checkpoints still behind; call it before letting go of the state directory. */
+  close(): Promise<void>;
 }
 
 /**
@@ -61,6 +66,10 @@ export async function createFleetService(options: FleetServiceOptions): Promise<
   const view = await loadFleetView(options.store);
   // Every write below goes through the view: publish, report, enroll, approve, revoke, pending expiry.
   const store = writeThrough(options.store, view);
+  const recovered = await recoverStatuses(options.store, view);
+  await mapBounded(recovered, LIST_CONCURRENCY, (record) => options.store.writeHostStatus(record));
+  if (recovered.length > 0) logger.info({ hosts: recovered.length }, 'statuses brought up to their report logs');
+  const checkpoints = createStatusCheckpoints({ store: options.store, current: (host) => view.status(host), logger });
   const mutex = createKeyedMutex();
   const admission = createEnrollmentAdmission({ store, logger, limits: options.enrollment ?? EnrollmentLimitsSchema.parse({}) });
 
@@ -115,12 +124,15 @@ export async function createFleetService(options: FleetServiceOptions): Promise<
 
     acceptReport(host, bytes) {
       return mutex.run(`report:${host}`, async () => {
-        const decision = decideReport({ host, bytes, identity: await store.readHost(host), status: await store.readHostStatus(host), now: now() });
+        const decision = decideReport({ host, bytes, identity: await store.readHost(host), status: view.status(host), now: now() });
         if (decision.kind === 'refuse') {
           refused(decision, { host }, 'report refused');
           return decision;
         }
-        await store.recordReport(decision.writeLog, decision.writeStatus);
+        // One fsync: the log line. The status file follows as a checkpoint (rebuilt from the log after a crash).
+        await options.store.appendReport(host, decision.writeLog, () => checkpoints.flush(host));
+        view.putStatus(decision.writeStatus);
+        checkpoints.mark(host);
         const { report } = decision;
         const fields = { host, seq: report.seq, version: report.manifestVersion, phase: report.phase, outcome: report.outcome };
         if (report.kind === 'heartbeat') logger.debug(fields, 'report accepted');
@@ -176,5 +188,6 @@ export async function createFleetService(options: FleetServiceOptions): Promise<
     createToken: (host, ttlMs) => createToken(store, host, ttlMs, now()),
     lastStatus: (host) => view.status(host),
     snapshot: () => view.snapshot(),
+    close: () => checkpoints.close(),
   };
 }

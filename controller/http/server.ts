@@ -289,7 +289,11 @@ export async function createController(deps: ControllerDeps): Promise<Controller
       const force = setTimeout(() => server.closeAllConnections(), CLOSE_GRACE_MS);
       if (listening) await done;
       clearTimeout(force);
-      await releaseServerLock();
+      try {
+        await fleet.close();
+      } finally {
+        await releaseServerLock();
+      }
     },
     waiters: () => watch.count(),
     status,

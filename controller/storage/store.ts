@@ -4,11 +4,12 @@ import type { BigIntStats } from 'node:fs';
 import { join } from 'node:path';
 import type { z } from 'zod';
 import { UserError } from '../../shared/errors.js';
-import { appendLineDurable, fsyncDirectory, writeFileAtomic } from '../../shared/files.js';
+import { appendDurable, fsyncDirectory, writeFileAtomic } from '../../shared/files.js';
+import { REPORT_MAX_BYTES } from '../../shared/report.js';
 import { parseJson, readJsonFile } from '../../shared/json.js';
 import { mapBounded } from '../../shared/map-bounded.js';
 import { isHostName } from '../../shared/validate.js';
-import { listNames, parseLogLines, readOptional, renameIfExists, sizeOf } from './state-files.js';
+import { lastLine, listNames, parseLogLines, readOptional, renameIfExists, sizeOf } from './state-files.js';
 import { acquireFileLock, isAlive, lockTempPid } from './file-lock.js';
 import { createKeyedMutex } from './mutex.js';
 import {
@@ -96,8 +97,13 @@ export interface ControllerStore {
   listHostStatuses(): Promise<HostStatusRecord[]>;
   readToken(hash: string): Promise<TokenRecord | null>;
   writeToken(hash: string, record: TokenRecord): Promise<void>;
-  /** Appends one fsynced line, rotating first when the line would pass the size limit. */
-  appendReport(host: string, entry: ReportLogEntry): Promise<void>;
+  /**
+   * Appends one fsynced line, rotating first when the line would pass the size limit; `beforeRotate`
+   * runs first then (a rotation can drop the oldest log, so what only it holds is saved elsewhere first).
+   */
+  appendReport(host: string, entry: ReportLogEntry, beforeRotate?: () => Promise<void>): Promise<void>;
+  /** The last whole line of the host's log (or of its newest rotated log when the log is empty). */
+  readLastReport(host: string): Promise<ReportLogEntry | null>;
   readReports(host: string): Promise<ReportLog>;
   /**
    * Records an accepted report as the server does (log line first, then status), for `reports import`
@@ -148,6 +154,8 @@ export function createFileStore(stateDir: string, rotation: ReportRotation, opti
     return path('tokens', `${hash}.json`);
   };
   const mutex = createKeyedMutex();
+  /** Log sizes this process knows (it is the only appender while it holds the state directory). */
+  const logSizes = new Map<string, number>();
 
   const json = (value: unknown) => `${JSON.stringify(value, null, 2)}\n`;
   const owned = async (file: string) => {
@@ -167,6 +175,7 @@ export function createFileStore(stateDir: string, rotation: ReportRotation, opti
       await renameIfExists(base, `${base}.1`);
     }
     await fsyncDirectory(join(stateDir, DIRS.reports));
+    logSizes.set(host, 0);
   }
 
   return {
@@ -230,7 +239,7 @@ export function createFileStore(stateDir: string, rotation: ReportRotation, opti
     },
     listHostNames: async () => (await listNames(join(stateDir, DIRS.hosts), '.json')).filter(isHostName),
     readHostStatus: (host) => readJson(statusPath(host), HostStatusRecordSchema),
-    writeHostStatus: (record) => writeFileAtomic(statusPath(record.host), json(record), 0o644),
+    writeHostStatus: (record) => writeOwned(statusPath(record.host), json(record), 0o644),
     async listHostStatuses() {
       const hosts = (await listNames(join(stateDir, DIRS.status), '.json')).filter(isHostName);
       const records = await mapBounded(hosts, LIST_CONCURRENCY, (host) => readJson(statusPath(host), HostStatusRecordSchema));
@@ -238,17 +247,39 @@ export function createFileStore(stateDir: string, rotation: ReportRotation, opti
     },
     readToken: (hash) => readJson(tokenPath(hash), TokenRecordSchema),
     writeToken: (hash, record) => writeOwned(tokenPath(hash), json(record), 0o644),
-    async appendReport(host, entry) {
-      const line = JSON.stringify(entry);
-      const size = await sizeOf(logPath(host));
-      if (size > 0 && size + Buffer.byteLength(line) + 1 > rotation.maxLogBytes) await rotate(host);
-      await appendLineDurable(logPath(host), line, 0o644);
+    async appendReport(host, entry, beforeRotate) {
+      const file = logPath(host);
+      const line = Buffer.from(`${JSON.stringify(entry)}\n`);
+      const size = logSizes.get(host) ?? (await sizeOf(file));
+      if (size > 0 && size + line.length > rotation.maxLogBytes) {
+        await beforeRotate?.();
+        await rotate(host);
+      }
+      const created = size === 0;
+      try {
+        await appendDurable(file, line, 0o644);
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+        await mkdir(join(stateDir, DIRS.reports), { recursive: true, mode: 0o755 });
+        await appendDurable(file, line, 0o644);
+      }
+      logSizes.set(host, (logSizes.get(host) ?? size) + line.length);
+      if (created) await owned(file);
+    },
+    async readLastReport(host) {
+      const base = logPath(host);
+      for (const file of [base, `${base}.1`]) {
+        const line = await lastLine(file, REPORT_MAX_BYTES * 2);
+        if (line === null) continue;
+        const parsed = parseLogLines(line);
+        if (parsed.entries.length > 0) return parsed.entries[0] ?? null;
+      }
+      return null;
     },
     async recordReport(entry, status) {
       await this.appendReport(status.host, entry);
       await owned(logPath(status.host));
       await this.writeHostStatus(status);
-      await owned(statusPath(status.host));
     },
     async readReports(host) {
       const base = logPath(host);

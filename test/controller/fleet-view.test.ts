@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
-import { loadFleetView } from '../../controller/fleet/fleet-view.js';
+import { loadFleetView, recoverStatuses } from '../../controller/fleet/fleet-view.js';
 import { revokeHost } from '../../controller/fleet/hosts-and-tokens.js';
 import { createFileStore } from '../../controller/storage/store.js';
 import { closeHttp, enrollWithToken, http, post, removeDir, report, signedManifest, signedReport, startController, storePath, testConfig, type Running } from './fixtures.js';
@@ -8,7 +8,10 @@ import { closeHttp, enrollWithToken, http, post, removeDir, report, signedManife
 after(closeHttp);
 
 async function freshSnapshot(stateDir: string) {
-  return (await loadFleetView(createFileStore(stateDir, testConfig(stateDir).reports))).snapshot();
+  const store = createFileStore(stateDir, testConfig(stateDir).reports);
+  const view = await loadFleetView(store);
+  await recoverStatuses(store, view);
+  return view.snapshot();
 }
 
 async function statusBody(running: Running): Promise<unknown> {
