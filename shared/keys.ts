@@ -100,6 +100,23 @@ export function parsePublicKey(text: string): PublicKey {
   return decodeKey(text, PUBLIC_KEY_BYTES, 'public key');
 }
 
+/** Parsed public keys by their text, so the KeyObject cache (by key bytes' identity) hits across calls. */
+const parsedPublicKeys = new Map<string, PublicKey>();
+const PARSED_PUBLIC_KEYS_MAX = 65_536;
+
+/**
+ * `parsePublicKey` for a key checked again and again (a host's enrolled key, on every report): the same
+ * PublicKey object each time, so its parsed KeyObject is reused instead of being rebuilt per signature.
+ */
+export function parsePublicKeyCached(text: string): PublicKey {
+  const cached = parsedPublicKeys.get(text);
+  if (cached !== undefined) return cached;
+  const parsed = parsePublicKey(text);
+  if (parsedPublicKeys.size >= PARSED_PUBLIC_KEYS_MAX) parsedPublicKeys.clear();
+  parsedPublicKeys.set(text, parsed);
+  return parsed;
+}
+
 /** Parses a secret key and checks that its public half belongs to its seed. */
 export function parseSecretKey(text: string): SecretKey {
   const { name, key } = decodeKey(text, SECRET_KEY_BYTES, 'secret key');

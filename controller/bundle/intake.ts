@@ -107,7 +107,13 @@ function directIntake(fleet: FleetService, release: () => Promise<void>): StateI
       if (decision.kind === 'refuse') return reportOutcome(decision.reply.status, errorOf(decision));
       return { kind: 'stored' };
     },
-    close: release,
+    async close() {
+      try {
+        await fleet.close();
+      } finally {
+        await release();
+      }
+    },
   };
 }
 

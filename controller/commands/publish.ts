@@ -14,6 +14,8 @@ import { storedManifestInfo } from '../fleet/decide-publish.js';
 import { activationFrom, secretKeysFrom, SIGNING_FLAGS, type ControllerIo } from './context.js';
 import { DEFAULT_MAX_JUMP, PublishRecordSchema, versionRefusal } from './publish-guard.js';
 import { loadRelease } from './release-file.js';
+import { mapBounded } from '../../shared/map-bounded.js';
+import { createKeyedMutex } from '../storage/mutex.js';
 
 type Out = (text: string) => void;
 
@@ -122,6 +124,9 @@ export function formatOutcome(outcome: PublishOutcome): string {
   }
 }
 
+/** Uploads in flight at once for `--release` (each over its own connection at most). */
+const DEFAULT_PARALLEL = 16;
+
 export const publishCommand = defineCommand({
   name: 'publish',
   summary: 'Sign version current+1 for each host and upload it.',
@@ -130,7 +135,8 @@ export const publishCommand = defineCommand({
     '  --host HOST --path STORE_PATH | --release FILE\n  --activation MODE   switch (default), boot, test or dry-activate\n' +
     '  --expires-in 7d\n  --system SYSTEM\n  --rollout ID\n  --note TEXT\n  --force             publish even when the path is already desired\n  --json\n' +
     '  --state FILE        the last version signed per host (default: beside the first key, KEY.versions.json)\n' +
-    '  --max-jump N        how far past that the next version may be (default 1000)\n',
+    '  --max-jump N        how far past that the next version may be (default 1000)\n' +
+    '  --parallel N        hosts uploaded at a time (default 16), each its own signed manifest\n',
   flags: {
     ...SIGNING_FLAGS,
     controller: { type: 'string' },
@@ -141,6 +147,7 @@ export const publishCommand = defineCommand({
     json: { type: 'boolean' },
     state: { type: 'string' },
     'max-jump': { type: 'string' },
+    parallel: { type: 'string' },
   },
   async run({ values }, io: ControllerIo) {
     const controllerUrl = requireFlag(values, 'controller');
@@ -176,16 +183,20 @@ export const publishCommand = defineCommand({
       force: values.force === true,
       now: () => io.now(),
     };
+    const parallelFlag = optionalFlag(values, 'parallel');
+    const parallel = parallelFlag === undefined ? DEFAULT_PARALLEL : parsePositiveInt(parallelFlag, 'parallel');
     const api = createControllerApi(controllerUrl);
-    const outcomes: PublishOutcome[] = [];
+    // The record is one file: its writes go one at a time, so a later one never lands before an earlier one.
+    const recordWrites = createKeyedMutex();
+    let outcomes: PublishOutcome[];
     try {
-      for (const [host, path] of targets) {
+      outcomes = await mapBounded(targets, parallel, async ([host, path]) => {
         const outcome = await publishHost(api, host, path, options);
-        outcomes.push(outcome);
-        if (outcome.result === 'published') await record.signed(host, outcome.version);
+        if (outcome.result === 'published') await recordWrites.run('record', () => record.signed(host, outcome.version));
         const failed = outcome.result === 'refused' || outcome.result === 'declined';
         if (values.json !== true) (failed ? io.err : io.out)(`${printable(formatOutcome(outcome))}\n`);
-      }
+        return outcome;
+      });
     } finally {
       await api.close();
     }

@@ -8,7 +8,7 @@ import {
 } from '../../shared/accept.js';
 import type { Envelope } from '../../shared/dsse.js';
 import { errorMessage } from '../../shared/errors.js';
-import { parsePublicKey } from '../../shared/keys.js';
+import { parsePublicKeyCached } from '../../shared/keys.js';
 import { REPORT_MAX_BYTES, REPORT_PAYLOAD_TYPE, ReportSchema, type Report } from '../../shared/report.js';
 import type { HostRecord, HostStatusRecord, ReportLogEntry } from '../storage/records.js';
 import { refuse, type Refusal, type Reply } from './reply.js';
@@ -45,7 +45,7 @@ export function decideReport(input: {
   }
   let opened: ReturnType<typeof openEnvelope>;
   try {
-    opened = openEnvelope(input.bytes, REPORT_PAYLOAD_TYPE, [parsePublicKey(identity.publicKey)], 1, REPORT_MAX_BYTES);
+    opened = openEnvelope(input.bytes, REPORT_PAYLOAD_TYPE, [parsePublicKeyCached(identity.publicKey)], 1, REPORT_MAX_BYTES);
   } catch (error) {
     if (error instanceof EnvelopeTooLargeError) return refuse(413, `report too large (${error.size} bytes > ${error.cap})`, 'too large');
     if (error instanceof SignatureError) {

@@ -2,24 +2,22 @@
 import type { PublicKey } from '../../shared/keys.js';
 import type { Logger } from '../../shared/log.js';
 import { silentLogger } from '../../shared/log.js';
-import type { HostRecord } from '../storage/records.js';
+import type { HostRecord, HostStatusRecord } from '../storage/records.js';
 import { createKeyedMutex } from '../storage/mutex.js';
+import { LIST_CONCURRENCY } from '../storage/store.js';
+import { mapBounded } from '../../shared/map-bounded.js';
+import { createStatusCheckpoints } from './status-checkpoints.js';
 import type { ControllerStore } from '../storage/store.js';
 import { decideEnroll, tokenHash, type EnrollDecision, type EnrollRequest } from './decide-enroll.js';
-import { decidePublish, inspectManifest, storedManifestInfo, type PublishDecision } from './decide-publish.js';
+import { decidePublish, inspectManifest, type PublishDecision } from './decide-publish.js';
 import { decideReport, type ReportDecision } from './decide-report.js';
-import { buildHostStatus, type Desired, type StatusResponse } from './host-status.js';
+import { buildHostStatus, type StatusResponse } from './host-status.js';
 import { createEnrollmentAdmission } from './enrollment-admission.js';
 import { EnrollmentLimitsSchema, type EnrollmentLimits } from './enrollment-limits.js';
 import { approveHost, createToken, revokeHost } from './hosts-and-tokens.js';
-import { sha256Hex } from '../../shared/digest.js';
+import { loadFleetView, recoverStatuses, writeThrough, type CurrentManifest, type FleetSnapshot } from './fleet-view.js';
 
-/** A host's current manifest as served: exact bytes, ETag and what it asks for. */
-export interface CurrentManifest {
-  readonly bytes: Uint8Array;
-  readonly etag: string;
-  readonly desired: Desired;
-}
+export type { CurrentManifest } from './fleet-view.js';
 
 export interface FleetServiceOptions {
   readonly store: ControllerStore;
@@ -50,11 +48,12 @@ export interface FleetService {
   approveHost(host: string, expectedKey: string | undefined): Promise<{ record: HostRecord; changed: boolean }>;
   revokeHost(host: string): Promise<{ record: HostRecord; changed: boolean }>;
   createToken(host: string, ttlMs: number): Promise<{ token: string; expiresAt: string }>;
-}
-
-function currentOf(bytes: Uint8Array): CurrentManifest {
-  const { manifest } = storedManifestInfo(bytes);
-  return { bytes, etag: sha256Hex(bytes), desired: { version: manifest.version, storePath: manifest.storePath, activation: manifest.activation } };
+  /** The host's last accepted report as recorded; from memory. */
+  lastStatus(host: string): HostStatusRecord | null;
+  /** The in-memory fleet view as plain data, to compare with a fresh load from disk. */
+  snapshot(): Promise<FleetSnapshot>;
+  /** Writes the status checkpoints still behind; call it before letting go of the state directory. */
+  close(): Promise<void>;
 }
 
 /**
@@ -62,10 +61,15 @@ function currentOf(bytes: Uint8Array): CurrentManifest {
  * manifests loaded here stay the truth: every later write goes through this service.
  */
 export async function createFleetService(options: FleetServiceOptions): Promise<FleetService> {
-  const { store, trustedKeys, threshold, now } = options;
+  const { trustedKeys, threshold, now } = options;
   const logger = options.logger ?? silentLogger();
-  const manifests = new Map<string, CurrentManifest>();
-  for (const { host, bytes } of await store.listManifests()) manifests.set(host, currentOf(bytes));
+  const view = await loadFleetView(options.store);
+  // Every write below goes through the view: publish, report, enroll, approve, revoke, pending expiry.
+  const store = writeThrough(options.store, view);
+  const recovered = await recoverStatuses(options.store, view);
+  await mapBounded(recovered, LIST_CONCURRENCY, (record) => options.store.writeHostStatus(record));
+  if (recovered.length > 0) logger.info({ hosts: recovered.length }, 'statuses brought up to their report logs');
+  const checkpoints = createStatusCheckpoints({ store: options.store, current: (host) => view.status(host), logger });
   const mutex = createKeyedMutex();
   const admission = createEnrollmentAdmission({ store, logger, limits: options.enrollment ?? EnrollmentLimitsSchema.parse({}) });
 
@@ -92,7 +96,7 @@ export async function createFleetService(options: FleetServiceOptions): Promise<
   }
 
   return {
-    manifest: (host) => manifests.get(host) ?? null,
+    manifest: (host) => view.manifest(host),
 
     async publish(bytes) {
       const inspected = inspectManifest(bytes, trustedKeys, threshold);
@@ -103,7 +107,7 @@ export async function createFleetService(options: FleetServiceOptions): Promise<
       const { verified } = inspected;
       const { host } = verified.manifest;
       return mutex.run(`manifest:${host}`, async () => {
-        const decision = decidePublish({ verified, current: manifests.get(host)?.bytes ?? null, now: now() });
+        const decision = decidePublish({ verified, current: view.manifest(host)?.bytes ?? null, now: now() });
         if (decision.kind === 'refuse') {
           refused(decision, { host, version: verified.manifest.version }, 'manifest refused');
           return decision;
@@ -111,7 +115,6 @@ export async function createFleetService(options: FleetServiceOptions): Promise<
         if (decision.kind === 'store') {
           const { version, storePath, activation } = decision.manifest;
           await store.writeManifest(host, bytes);
-          manifests.set(host, currentOf(bytes));
           options.onPublished?.(host);
           logger.info({ host, version, storePath, activation }, 'manifest published');
         }
@@ -121,12 +124,15 @@ export async function createFleetService(options: FleetServiceOptions): Promise<
 
     acceptReport(host, bytes) {
       return mutex.run(`report:${host}`, async () => {
-        const decision = decideReport({ host, bytes, identity: await store.readHost(host), status: await store.readHostStatus(host), now: now() });
+        const decision = decideReport({ host, bytes, identity: await store.readHost(host), status: view.status(host), now: now() });
         if (decision.kind === 'refuse') {
           refused(decision, { host }, 'report refused');
           return decision;
         }
-        await store.recordReport(decision.writeLog, decision.writeStatus);
+        // One fsync: the log line. The status file follows as a checkpoint (rebuilt from the log after a crash).
+        await options.store.appendReport(host, decision.writeLog, () => checkpoints.flush(host));
+        view.putStatus(decision.writeStatus);
+        checkpoints.mark(host);
         const { report } = decision;
         const fields = { host, seq: report.seq, version: report.manifestVersion, phase: report.phase, outcome: report.outcome };
         if (report.kind === 'heartbeat') logger.debug(fields, 'report accepted');
@@ -149,23 +155,24 @@ export async function createFleetService(options: FleetServiceOptions): Promise<
     },
 
     async status() {
-      const [identities, statuses] = await Promise.all([store.listHosts(), store.listHostStatuses()]);
+      const identities = await view.identities();
       const at = now();
-      const statusOf = new Map(statuses.map((record) => [record.host, record]));
+      const statusOf = (host: string) => view.status(host);
+      const hasManifest = (host: string) => view.manifest(host) !== null;
       // A pending request alone (no manifest, no report) is anyone's ask: counted, never listed among the hosts.
-      const pendingOnly = (record: HostRecord) => record.status === 'pending' && !manifests.has(record.host) && !statusOf.has(record.host);
+      const pendingOnly = (record: HostRecord) => record.status === 'pending' && !hasManifest(record.host) && statusOf(record.host) === null;
       const live = identities.filter((record) => !admission.isExpired(record, at));
       const identityOf = new Map(live.filter((record) => !pendingOnly(record)).map((record) => [record.host, record]));
-      const names = [...new Set([...manifests.keys(), ...identityOf.keys(), ...statusOf.keys()])].sort();
+      const names = [...new Set([...view.manifestHosts(), ...identityOf.keys(), ...[...view.statuses()].map((record) => record.host)])].sort();
       return {
         pendingEnrollments: live.filter((record) => record.status === 'pending').length,
         hosts: names.map((host) => {
-          const record = statusOf.get(host) ?? null;
+          const record = statusOf(host);
           return buildHostStatus(
             {
               host,
               enrolled: identityOf.get(host)?.status ?? 'unknown',
-              desired: manifests.get(host)?.desired ?? null,
+              desired: view.manifest(host)?.desired ?? null,
               report: record?.report ?? null,
               lastSeen: record === null ? null : new Date(record.receivedAt),
             },
@@ -179,5 +186,8 @@ export async function createFleetService(options: FleetServiceOptions): Promise<
     approveHost: (host, expectedKey) => approveHost(store, host, expectedKey, now()),
     revokeHost: (host) => revokeHost(store, host, now()),
     createToken: (host, ttlMs) => createToken(store, host, ttlMs, now()),
+    lastStatus: (host) => view.status(host),
+    snapshot: () => view.snapshot(),
+    close: () => checkpoints.close(),
   };
 }

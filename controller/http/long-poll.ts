@@ -1,4 +1,5 @@
-// Long-poll waiters per host: a publish wakes every request waiting on that host at once.
+// Long-poll waiters per host: a publish wakes every request waiting on that host at once; one sweep
+// timer over deadline buckets ends the waits that ran out (no timer per waiter).
 
 export type WakeReason = 'published' | 'timeout' | 'closing';
 
@@ -11,41 +12,68 @@ export interface ManifestWatch {
   closeAll(): void;
 }
 
-export function createManifestWatch(): ManifestWatch {
-  const waiters = new Map<string, Set<(reason: WakeReason) => void>>();
-  let total = 0;
+/** Deadlines are kept in buckets this wide, and the sweep runs once per bucket: a wait ends at most this late. */
+export const SWEEP_MS = 250;
 
-  function remove(host: string, waiter: (reason: WakeReason) => void): boolean {
-    const set = waiters.get(host);
+interface Waiter {
+  readonly host: string;
+  readonly bucket: number;
+  readonly onWake: (reason: WakeReason) => void;
+}
+
+export function createManifestWatch(now: () => number = Date.now): ManifestWatch {
+  const byHost = new Map<string, Set<Waiter>>();
+  const byBucket = new Map<number, Set<Waiter>>();
+  let total = 0;
+  let sweeper: NodeJS.Timeout | null = null;
+
+  function remove(waiter: Waiter): boolean {
+    const set = byHost.get(waiter.host);
     if (set === undefined || !set.delete(waiter)) return false;
+    if (set.size === 0) byHost.delete(waiter.host);
+    const bucket = byBucket.get(waiter.bucket);
+    bucket?.delete(waiter);
+    if (bucket?.size === 0) byBucket.delete(waiter.bucket);
     total -= 1;
-    if (set.size === 0) waiters.delete(host);
+    if (total === 0 && sweeper !== null) {
+      clearInterval(sweeper);
+      sweeper = null;
+    }
     return true;
+  }
+
+  function wake(waiter: Waiter, reason: WakeReason): void {
+    if (remove(waiter)) waiter.onWake(reason);
+  }
+
+  function sweep(): void {
+    const current = Math.floor(now() / SWEEP_MS);
+    for (const [bucket, set] of [...byBucket]) {
+      if (bucket > current) continue;
+      for (const waiter of [...set]) wake(waiter, 'timeout');
+    }
   }
 
   return {
     wait(host, timeoutMs, onWake) {
-      let timer: NodeJS.Timeout | undefined;
-      const waiter = (reason: WakeReason) => {
-        if (timer !== undefined) clearTimeout(timer);
-        if (remove(host, waiter)) onWake(reason);
-      };
-      const set = waiters.get(host) ?? new Set();
+      // Rounded up: a wait never ends before its deadline.
+      const waiter: Waiter = { host, bucket: Math.ceil((now() + timeoutMs) / SWEEP_MS), onWake };
+      const set = byHost.get(host) ?? new Set();
       set.add(waiter);
-      waiters.set(host, set);
+      byHost.set(host, set);
+      const bucket = byBucket.get(waiter.bucket) ?? new Set();
+      bucket.add(waiter);
+      byBucket.set(waiter.bucket, bucket);
       total += 1;
-      timer = setTimeout(() => waiter('timeout'), timeoutMs);
-      return () => {
-        if (timer !== undefined) clearTimeout(timer);
-        remove(host, waiter);
-      };
+      sweeper ??= setInterval(sweep, SWEEP_MS);
+      return () => void remove(waiter);
     },
     published(host) {
-      for (const waiter of [...(waiters.get(host) ?? [])]) waiter('published');
+      for (const waiter of [...(byHost.get(host) ?? [])]) wake(waiter, 'published');
     },
     count: () => total,
     closeAll() {
-      for (const [, set] of waiters) for (const waiter of [...set]) waiter('closing');
+      for (const [, set] of [...byHost]) for (const waiter of [...set]) wake(waiter, 'closing');
     },
   };
 }

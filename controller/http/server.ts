@@ -12,6 +12,7 @@ import { EnrollRequestError, EnrollRequestSchema, type EnrollRequest } from '../
 import type { StatusResponse } from '../fleet/host-status.js';
 import { createRolloutService, type RolloutService } from '../fleet/rollouts.js';
 import { createFleetService, type FleetService } from '../fleet/service.js';
+import type { FleetSnapshot } from '../fleet/fleet-view.js';
 import { createRolloutStore } from '../storage/rollout-store.js';
 import { readRolloutRequest, RolloutRequestError } from './rollout-request.js';
 import { createViews, type Views } from './views.js';
@@ -37,6 +38,8 @@ export interface Controller {
   waiters(): number;
   /** The fleet status exactly as GET /v1/status returns it. */
   status(): Promise<StatusResponse>;
+  /** The in-memory fleet view as plain data (tests compare it with a fresh load from disk). */
+  fleetSnapshot(): Promise<FleetSnapshot>;
 }
 
 /** How long close() lets open requests finish before cutting their connections. */
@@ -91,7 +94,7 @@ export async function createController(deps: ControllerDeps): Promise<Controller
       fleet,
       trustedKeys: releaseKeys(config),
       threshold: config.releaseThreshold,
-      readStatus: (host) => store.readHostStatus(host),
+      readStatus: async (host) => fleet.lastStatus(host),
       now,
       logger,
     });
@@ -286,9 +289,14 @@ export async function createController(deps: ControllerDeps): Promise<Controller
       const force = setTimeout(() => server.closeAllConnections(), CLOSE_GRACE_MS);
       if (listening) await done;
       clearTimeout(force);
-      await releaseServerLock();
+      try {
+        await fleet.close();
+      } finally {
+        await releaseServerLock();
+      }
     },
     waiters: () => watch.count(),
     status,
+    fleetSnapshot: () => fleet.snapshot(),
   };
 }

@@ -1,5 +1,5 @@
 // Small file-system reads of the state directory: missing files as null or empty, report log lines.
-import { readFile, readdir, rename, stat } from 'node:fs/promises';
+import { open, readFile, readdir, rename, stat } from 'node:fs/promises';
 import { ReportLogEntrySchema, type ReportLogEntry } from './records.js';
 
 export async function readOptional(path: string): Promise<Buffer | null> {
@@ -55,4 +55,32 @@ export function parseLogLines(text: string): { entries: ReportLogEntry[]; skippe
     }
   }
   return { entries, skipped };
+}
+
+/**
+ * The last newline-terminated line of a file (a torn line after it, never acknowledged, is skipped),
+ * reading at most `maxBytes` from its end; null when there is no whole line.
+ */
+export async function lastLine(path: string, maxBytes: number): Promise<string | null> {
+  let handle;
+  try {
+    handle = await open(path, 'r');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw error;
+  }
+  try {
+    const { size } = await handle.stat();
+    const length = Math.min(size, maxBytes);
+    const buffer = Buffer.alloc(length);
+    const { bytesRead } = await handle.read(buffer, 0, length, size - length);
+    const text = buffer.subarray(0, bytesRead).toString('utf8');
+    const end = text.lastIndexOf('\n');
+    if (end < 0) return null;
+    const start = text.lastIndexOf('\n', end - 1) + 1;
+    if (start === 0 && length < size) return null;
+    return text.slice(start, end);
+  } finally {
+    await handle.close();
+  }
 }

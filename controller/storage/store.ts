@@ -1,12 +1,15 @@
 // The controller's state directory: plain files, each written atomically, behind a narrow interface.
-import { chown, mkdir, readdir, rm, stat } from 'node:fs/promises';
+import { chown, mkdir, open, readdir, rm, stat } from 'node:fs/promises';
+import type { BigIntStats } from 'node:fs';
 import { join } from 'node:path';
 import type { z } from 'zod';
 import { UserError } from '../../shared/errors.js';
-import { appendLineDurable, fsyncDirectory, writeFileAtomic } from '../../shared/files.js';
-import { readJsonFile } from '../../shared/json.js';
+import { appendDurable, fsyncDirectory, writeFileAtomic } from '../../shared/files.js';
+import { REPORT_MAX_BYTES } from '../../shared/report.js';
+import { parseJson, readJsonFile } from '../../shared/json.js';
+import { mapBounded } from '../../shared/map-bounded.js';
 import { isHostName } from '../../shared/validate.js';
-import { listNames, parseLogLines, readOptional, renameIfExists, sizeOf } from './state-files.js';
+import { lastLine, listNames, parseLogLines, readOptional, renameIfExists, sizeOf } from './state-files.js';
 import { acquireFileLock, isAlive, lockTempPid } from './file-lock.js';
 import { createKeyedMutex } from './mutex.js';
 import {
@@ -47,6 +50,28 @@ export interface StoreOptions {
   readonly owner?: { readonly uid: number; readonly gid: number };
 }
 
+/**
+ * Identifies one version of a file: inode, size, mtime and ctime in nanoseconds. `settled` is false while
+ * the file changed too recently for its timestamps to tell two writes apart (the "racily clean" rule of
+ * git's index), so a cache must not trust the stamp yet.
+ */
+export interface FileStamp {
+  readonly key: string;
+  readonly settled: boolean;
+}
+
+/** How old a change must be before its timestamps are trusted to tell it from a later one. */
+const STAMP_SETTLE_MS = 2_000n;
+
+function stampOf(info: BigIntStats): FileStamp {
+  const nowNs = BigInt(Date.now()) * 1_000_000n;
+  const changedNs = info.ctimeNs > info.mtimeNs ? info.ctimeNs : info.mtimeNs;
+  return { key: `${info.ino}:${info.size}:${info.mtimeNs}:${info.ctimeNs}`, settled: nowNs - changedNs > STAMP_SETTLE_MS * 1_000_000n };
+}
+
+/** Files read at a time when loading every host (start-up), well below any open-files limit. */
+export const LIST_CONCURRENCY = 64;
+
 /** Everything the server and the admin commands read and write; tests may run it on a temp dir. */
 export interface ControllerStore {
   readonly stateDir: string;
@@ -59,13 +84,26 @@ export interface ControllerStore {
   /** Removes a host's enrollment record (an expired pending request); call it holding the host's lock. */
   removeHost(host: string): Promise<void>;
   listHosts(): Promise<HostRecord[]>;
+  /** The stamp of hosts/<host>.json now; null when there is none. */
+  hostStamp(host: string): Promise<FileStamp | null>;
+  /** The host's record and the stamp of exactly the version read; null when there is none. */
+  readHostStamped(host: string): Promise<{ record: HostRecord; stamp: FileStamp } | null>;
+  /** The stamp of the hosts/ directory: it changes whenever a host file is added, replaced or removed. */
+  hostsDirStamp(): Promise<FileStamp | null>;
+  /** Names of the hosts with a hosts/<host>.json. */
+  listHostNames(): Promise<string[]>;
   readHostStatus(host: string): Promise<HostStatusRecord | null>;
   writeHostStatus(record: HostStatusRecord): Promise<void>;
   listHostStatuses(): Promise<HostStatusRecord[]>;
   readToken(hash: string): Promise<TokenRecord | null>;
   writeToken(hash: string, record: TokenRecord): Promise<void>;
-  /** Appends one fsynced line, rotating first when the line would pass the size limit. */
-  appendReport(host: string, entry: ReportLogEntry): Promise<void>;
+  /**
+   * Appends one fsynced line, rotating first when the line would pass the size limit; `beforeRotate`
+   * runs first then (a rotation can drop the oldest log, so what only it holds is saved elsewhere first).
+   */
+  appendReport(host: string, entry: ReportLogEntry, beforeRotate?: () => Promise<void>): Promise<void>;
+  /** The last whole line of the host's log (or of its newest rotated log when the log is empty). */
+  readLastReport(host: string): Promise<ReportLogEntry | null>;
   readReports(host: string): Promise<ReportLog>;
   /**
    * Records an accepted report as the server does (log line first, then status), for `reports import`
@@ -116,6 +154,8 @@ export function createFileStore(stateDir: string, rotation: ReportRotation, opti
     return path('tokens', `${hash}.json`);
   };
   const mutex = createKeyedMutex();
+  /** Log sizes this process knows (it is the only appender while it holds the state directory). */
+  const logSizes = new Map<string, number>();
 
   const json = (value: unknown) => `${JSON.stringify(value, null, 2)}\n`;
   const owned = async (file: string) => {
@@ -135,18 +175,18 @@ export function createFileStore(stateDir: string, rotation: ReportRotation, opti
       await renameIfExists(base, `${base}.1`);
     }
     await fsyncDirectory(join(stateDir, DIRS.reports));
+    logSizes.set(host, 0);
   }
 
   return {
     stateDir,
     async listManifests() {
       const hosts = (await listNames(join(stateDir, DIRS.manifests), '.json')).filter(isHostName);
-      const out: Array<{ host: string; bytes: Uint8Array }> = [];
-      for (const host of hosts) {
+      const read = await mapBounded(hosts, LIST_CONCURRENCY, async (host): Promise<{ host: string; bytes: Uint8Array } | null> => {
         const bytes = await readOptional(manifestPath(host));
-        if (bytes !== null) out.push({ host, bytes: new Uint8Array(bytes) });
-      }
-      return out;
+        return bytes === null ? null : { host, bytes: new Uint8Array(bytes) };
+      });
+      return read.filter((entry) => entry !== null);
     },
     async readManifest(host) {
       const bytes = await readOptional(manifestPath(host));
@@ -161,29 +201,85 @@ export function createFileStore(stateDir: string, rotation: ReportRotation, opti
     },
     async listHosts() {
       const hosts = (await listNames(join(stateDir, DIRS.hosts), '.json')).filter(isHostName);
-      const records = await Promise.all(hosts.map((host) => readJson(hostPath(host), HostRecordSchema)));
+      const records = await mapBounded(hosts, LIST_CONCURRENCY, (host) => readJson(hostPath(host), HostRecordSchema));
       return records.filter((record): record is HostRecord => record !== null);
     },
+    async hostStamp(host) {
+      try {
+        return stampOf(await stat(hostPath(host), { bigint: true }));
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
+        throw error;
+      }
+    },
+    async readHostStamped(host) {
+      const file = hostPath(host);
+      let handle;
+      try {
+        handle = await open(file, 'r');
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
+        throw new StateFileError(file, `cannot read: ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
+      }
+      try {
+        const stamp = stampOf(await handle.stat({ bigint: true }));
+        const record = parseJson(await handle.readFile(), HostRecordSchema, (detail) => new StateFileError(file, detail));
+        return { record, stamp };
+      } finally {
+        await handle.close();
+      }
+    },
+    async hostsDirStamp() {
+      try {
+        return stampOf(await stat(join(stateDir, DIRS.hosts), { bigint: true }));
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
+        throw error;
+      }
+    },
+    listHostNames: async () => (await listNames(join(stateDir, DIRS.hosts), '.json')).filter(isHostName),
     readHostStatus: (host) => readJson(statusPath(host), HostStatusRecordSchema),
-    writeHostStatus: (record) => writeFileAtomic(statusPath(record.host), json(record), 0o644),
+    writeHostStatus: (record) => writeOwned(statusPath(record.host), json(record), 0o644),
     async listHostStatuses() {
       const hosts = (await listNames(join(stateDir, DIRS.status), '.json')).filter(isHostName);
-      const records = await Promise.all(hosts.map((host) => readJson(statusPath(host), HostStatusRecordSchema)));
+      const records = await mapBounded(hosts, LIST_CONCURRENCY, (host) => readJson(statusPath(host), HostStatusRecordSchema));
       return records.filter((record): record is HostStatusRecord => record !== null);
     },
     readToken: (hash) => readJson(tokenPath(hash), TokenRecordSchema),
     writeToken: (hash, record) => writeOwned(tokenPath(hash), json(record), 0o644),
-    async appendReport(host, entry) {
-      const line = JSON.stringify(entry);
-      const size = await sizeOf(logPath(host));
-      if (size > 0 && size + Buffer.byteLength(line) + 1 > rotation.maxLogBytes) await rotate(host);
-      await appendLineDurable(logPath(host), line, 0o644);
+    async appendReport(host, entry, beforeRotate) {
+      const file = logPath(host);
+      const line = Buffer.from(`${JSON.stringify(entry)}\n`);
+      const size = logSizes.get(host) ?? (await sizeOf(file));
+      if (size > 0 && size + line.length > rotation.maxLogBytes) {
+        await beforeRotate?.();
+        await rotate(host);
+      }
+      const created = size === 0;
+      try {
+        await appendDurable(file, line, 0o644);
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+        await mkdir(join(stateDir, DIRS.reports), { recursive: true, mode: 0o755 });
+        await appendDurable(file, line, 0o644);
+      }
+      logSizes.set(host, (logSizes.get(host) ?? size) + line.length);
+      if (created) await owned(file);
+    },
+    async readLastReport(host) {
+      const base = logPath(host);
+      for (const file of [base, `${base}.1`]) {
+        const line = await lastLine(file, REPORT_MAX_BYTES * 2);
+        if (line === null) continue;
+        const parsed = parseLogLines(line);
+        if (parsed.entries.length > 0) return parsed.entries[0] ?? null;
+      }
+      return null;
     },
     async recordReport(entry, status) {
       await this.appendReport(status.host, entry);
       await owned(logPath(status.host));
       await this.writeHostStatus(status);
-      await owned(statusPath(status.host));
     },
     async readReports(host) {
       const base = logPath(host);
