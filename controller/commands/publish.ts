@@ -14,6 +14,8 @@ import { storedManifestInfo } from '../fleet/decide-publish.js';
 import { activationFrom, secretKeysFrom, SIGNING_FLAGS, type ControllerIo } from './context.js';
 import { DEFAULT_MAX_JUMP, PublishRecordSchema, versionRefusal } from './publish-guard.js';
 import { loadRelease } from './release-file.js';
+import { confirmPlan, gatherPlan } from '../release-plan/confirm.js';
+import type { ReleasePlan } from '../release-plan/plan.js';
 
 type Out = (text: string) => void;
 
@@ -130,7 +132,9 @@ export const publishCommand = defineCommand({
     '  --host HOST --path STORE_PATH | --release FILE\n  --activation MODE   switch (default), boot, test or dry-activate\n' +
     '  --expires-in 7d\n  --system SYSTEM\n  --rollout ID\n  --note TEXT\n  --force             publish even when the path is already desired\n  --json\n' +
     '  --state FILE        the last version signed per host (default: beside the first key, KEY.versions.json)\n' +
-    '  --max-jump N        how far past that the next version may be (default 1000)\n',
+    '  --max-jump N        how far past that the next version may be (default 1000)\n' +
+    '  --plan --cache URL  first show each host\'s old -> new path, reboot and download size (from the cache\'s narinfos), and confirm\n' +
+    '  --yes               confirm without asking (needed off a terminal)\n',
   flags: {
     ...SIGNING_FLAGS,
     controller: { type: 'string' },
@@ -141,6 +145,9 @@ export const publishCommand = defineCommand({
     json: { type: 'boolean' },
     state: { type: 'string' },
     'max-jump': { type: 'string' },
+    plan: { type: 'boolean' },
+    cache: { type: 'string' },
+    yes: { type: 'boolean' },
   },
   async run({ values }, io: ControllerIo) {
     const controllerUrl = requireFlag(values, 'controller');
@@ -178,7 +185,15 @@ export const publishCommand = defineCommand({
     };
     const api = createControllerApi(controllerUrl);
     const outcomes: PublishOutcome[] = [];
+    let plan: ReleasePlan | null = null;
     try {
+      if (values.plan === true) {
+        plan = await gatherPlan(api, targets, requireFlag(values, 'cache'));
+        if (!(await confirmPlan(io, plan, { yes: values.yes === true, json: values.json === true, what: 'publish' }))) {
+          io.err('not confirmed: nothing published\n');
+          return EXIT.failure;
+        }
+      }
       for (const [host, path] of targets) {
         const outcome = await publishHost(api, host, path, options);
         outcomes.push(outcome);
@@ -189,7 +204,7 @@ export const publishCommand = defineCommand({
     } finally {
       await api.close();
     }
-    if (values.json === true) io.out(`${JSON.stringify({ hosts: outcomes }, null, 2)}\n`);
+    if (values.json === true) io.out(`${JSON.stringify(plan === null ? { hosts: outcomes } : { plan, hosts: outcomes }, null, 2)}\n`);
     return outcomes.some((outcome) => outcome.result === 'refused' || outcome.result === 'declined') ? EXIT.rejected : EXIT.ok;
   },
 });
