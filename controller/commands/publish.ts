@@ -20,7 +20,7 @@ import type { ReleasePlan } from '../release-plan/plan.js';
 type Out = (text: string) => void;
 
 /** The publisher's own record of what it signed, beside the first key unless `--state` names a file. */
-async function openPublishRecord(
+export async function openPublishRecord(
   path: string,
   given: boolean,
   warn: Out,
