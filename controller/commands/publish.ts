@@ -16,6 +16,8 @@ import { DEFAULT_MAX_JUMP, PublishRecordSchema, versionRefusal } from './publish
 import { loadRelease } from './release-file.js';
 import { confirmPlan, gatherPlan } from '../release-plan/confirm.js';
 import type { ReleasePlan } from '../release-plan/plan.js';
+import { expiryWarning } from '../rollout/expiry.js';
+import { loadPolicy } from './rollout-start.js';
 
 type Out = (text: string) => void;
 
@@ -134,7 +136,8 @@ export const publishCommand = defineCommand({
     '  --state FILE        the last version signed per host (default: beside the first key, KEY.versions.json)\n' +
     '  --max-jump N        how far past that the next version may be (default 1000)\n' +
     '  --plan --cache URL  first show each host\'s old -> new path, reboot and download size (from the cache\'s narinfos), and confirm\n' +
-    '  --yes               confirm without asking (needed off a terminal)\n',
+    '  --yes               confirm without asking (needed off a terminal)\n' +
+    '  --policy FILE       the rollout policy this release goes out with: warns when --expires-in will not outlast it\n',
   flags: {
     ...SIGNING_FLAGS,
     controller: { type: 'string' },
@@ -148,6 +151,7 @@ export const publishCommand = defineCommand({
     plan: { type: 'boolean' },
     cache: { type: 'string' },
     yes: { type: 'boolean' },
+    policy: { type: 'string' },
   },
   async run({ values }, io: ControllerIo) {
     const controllerUrl = requireFlag(values, 'controller');
@@ -183,6 +187,11 @@ export const publishCommand = defineCommand({
       force: values.force === true,
       now: () => io.now(),
     };
+    const policyFile = optionalFlag(values, 'policy');
+    if (policyFile !== undefined) {
+      const warning = expiryWarning(options.expiresInMs, targets.map(([host]) => host), await loadPolicy(policyFile));
+      if (warning !== null) io.err(`${warning}\n`);
+    }
     const api = createControllerApi(controllerUrl);
     const outcomes: PublishOutcome[] = [];
     let plan: ReleasePlan | null = null;

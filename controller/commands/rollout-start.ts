@@ -13,7 +13,7 @@ import { RolloutPolicySchema, type RolloutPolicy } from '../rollout/policy.js';
 import { activationFrom, secretKeysFrom, SIGNING_FLAGS, type ControllerIo } from './context.js';
 import { loadRelease } from './release-file.js';
 
-async function loadPolicy(path: string | undefined): Promise<RolloutPolicy> {
+export async function loadPolicy(path: string | undefined): Promise<RolloutPolicy> {
   if (path === undefined) return RolloutPolicySchema.parse({});
   const text = await readFile(path, 'utf8').catch((error: unknown) => {
     throw new EnvironmentError(`cannot read rollout policy ${path}: ${errnoCode(error) ?? String(error)}`);
