@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 // Composition root of tsdeploy-controller: the only module that reads argv and env.
+import { createInterface } from 'node:readline/promises';
 import { runCli, runProgram } from '../shared/cli.js';
 import { createBundleNix } from './bundle/nix.js';
 import { bundleVerifyCommand } from './commands/bundle-verify.js';
@@ -110,6 +111,15 @@ function stopSignal(): () => AbortSignal {
   };
 }
 
+async function askYesNo(question: string): Promise<boolean> {
+  const prompt = createInterface({ input: process.stdin, output: process.stderr });
+  try {
+    return /^y(es)?$/i.test((await prompt.question(question)).trim());
+  } finally {
+    prompt.close();
+  }
+}
+
 function main(argv: readonly string[]): Promise<number> {
   const io: ControllerIo = {
     out: (text) => process.stdout.write(text),
@@ -119,6 +129,7 @@ function main(argv: readonly string[]): Promise<number> {
     stop: stopSignal(),
     isTty: process.stdout.isTTY === true,
     stdinIsTty: process.stdin.isTTY === true,
+    confirm: askYesNo,
     logDestination: process.stdout,
     journald: process.env['JOURNAL_STREAM'] !== undefined,
     nix: createBundleNix,

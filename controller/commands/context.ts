@@ -22,6 +22,8 @@ export interface ControllerIo extends Output {
   /** Whether stdout is a terminal (progress bars, redraws) and stdin one (questions to confirm). */
   readonly isTty: boolean;
   readonly stdinIsTty: boolean;
+  /** Asks a yes/no question on the terminal (stderr, one line from stdin); true only for "y" or "yes". */
+  confirm(question: string): Promise<boolean>;
   /** True under systemd (JOURNAL_STREAM set): log lines carry their syslog priority for journald. */
   readonly journald: boolean;
   /** Where serve's JSON log lines go. */

@@ -1,30 +1,15 @@
 // `rollout start`: sign every host's manifest (version current + 1) up front and hand them to the
 // controller with a policy; the controller holds later waves and releases them as earlier ones stay healthy.
-import { readFile } from 'node:fs/promises';
+import { expiryWarning } from '../rollout/expiry.js';
+import { loadPolicy } from './policy-file.js';
 import { defineCommand, EXIT, optionalFlag, requireFlag, UsageError } from '../../shared/cli.js';
 import { parseDuration } from '../../shared/duration.js';
-import { EnvironmentError, errnoCode } from '../../shared/errors.js';
-import { parseJson } from '../../shared/json.js';
 import { buildManifest, localNixSystem, signManifest } from '../../shared/sign-manifest.js';
 import { storedManifestInfo } from '../fleet/decide-publish.js';
 import { createControllerApi, errorOfBody } from '../http/client.js';
 import { planWaves } from '../rollout/plan.js';
-import { RolloutPolicySchema, type RolloutPolicy } from '../rollout/policy.js';
 import { activationFrom, secretKeysFrom, SIGNING_FLAGS, type ControllerIo } from './context.js';
 import { loadRelease } from './release-file.js';
-
-async function loadPolicy(path: string | undefined): Promise<RolloutPolicy> {
-  if (path === undefined) return RolloutPolicySchema.parse({});
-  const text = await readFile(path, 'utf8').catch((error: unknown) => {
-    throw new EnvironmentError(`cannot read rollout policy ${path}: ${errnoCode(error) ?? String(error)}`);
-  });
-  return parseJson(text, RolloutPolicySchema, (detail) => new UsageError(`rollout policy ${path}: ${detail}`));
-}
-
-/** The longest a rollout can take before its last wave is out: each wave's deadline plus its bake time. */
-export function plannedDurationMs(policy: RolloutPolicy, waves: number): number {
-  return waves * (policy.deadlineSeconds + policy.bakeSeconds) * 1000;
-}
 
 export const rolloutStartCommand = defineCommand({
   name: 'rollout start',
@@ -45,9 +30,8 @@ export const rolloutStartCommand = defineCommand({
     const now = io.now();
     const id = optionalFlag(values, 'id') ?? now.toISOString().replace(/[:.]/g, '-');
     const waves = planWaves(Object.keys(release.hosts), policy);
-    if (expiresInMs < plannedDurationMs(policy, waves.length)) {
-      io.err(`warning: manifests expire in ${Math.round(expiresInMs / 3_600_000)} h, but ${waves.length} waves may take up to ${Math.round(plannedDurationMs(policy, waves.length) / 3_600_000)} h; pass a longer --expires-in\n`);
-    }
+    const warning = expiryWarning(expiresInMs, Object.keys(release.hosts), policy);
+    if (warning !== null) io.err(`${warning}\n`);
     try {
       const manifests: string[] = [];
       for (const [host, storePath] of Object.entries(release.hosts)) {

@@ -6,7 +6,7 @@ import { controlRollout, createRollout, unreleasedHosts } from '../rollout/lifec
 import { RolloutPolicySchema, type Rollout } from '../rollout/policy.js';
 import type { RolloutStore } from '../storage/rollout-store.js';
 import type { HostStatusRecord } from '../storage/records.js';
-import { decidePublish, inspectManifest } from './decide-publish.js';
+import { decidePublish, inspectManifest, storedManifestInfo } from './decide-publish.js';
 import { refuse, type Reply } from './reply.js';
 import type { VerifiedManifest } from './verify-manifest.js';
 import type { FleetService } from './service.js';
@@ -105,7 +105,12 @@ export function createRolloutService(options: RolloutServiceOptions): RolloutSer
         }
         let rollout: Rollout;
         try {
-          rollout = createRollout(request.id, Object.fromEntries(verified.map((v) => [v.manifest.host, v.manifest.version])), policy.data, now());
+          const previous: Record<string, string> = {};
+          for (const v of verified) {
+            const bytes = fleet.manifest(v.manifest.host)?.bytes;
+            if (bytes !== undefined) previous[v.manifest.host] = storedManifestInfo(bytes).manifest.storePath;
+          }
+          rollout = createRollout(request.id, Object.fromEntries(verified.map((v) => [v.manifest.host, v.manifest.version])), policy.data, now(), previous);
         } catch (error) {
           return refuse(400, error instanceof Error ? error.message : String(error), 'malformed').reply;
         }

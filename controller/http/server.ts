@@ -3,44 +3,24 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo, Socket } from 'node:net';
 import { errorMessage } from '../../shared/errors.js';
 import { parseJson } from '../../shared/json.js';
-import type { Logger } from '../../shared/log.js';
 import { MANIFEST_MAX_BYTES } from '../../shared/manifest.js';
 import { REPORT_MAX_BYTES } from '../../shared/report.js';
 import { HostNameSchema } from '../../shared/validate.js';
-import { releaseKeys, type ControllerConfig, type ListenAddress } from '../config.js';
+import { releaseKeys } from '../config.js';
 import { EnrollRequestError, EnrollRequestSchema, type EnrollRequest } from '../fleet/decide-enroll.js';
 import type { StatusResponse } from '../fleet/host-status.js';
 import { createRolloutService, type RolloutService } from '../fleet/rollouts.js';
 import { createFleetService, type FleetService } from '../fleet/service.js';
-import type { FleetSnapshot } from '../fleet/fleet-view.js';
 import { createRolloutStore } from '../storage/rollout-store.js';
 import { readRolloutRequest, RolloutRequestError } from './rollout-request.js';
 import { createViews, type Views } from './views.js';
 import { cacheDirOf, serveNixCache } from '../nix-cache/nix-cache.js';
-import type { ControllerStore } from '../storage/store.js';
 import { createManifestWatch } from './long-poll.js';
 import { decideManifestGet, parseWait } from './manifest-get.js';
+import type { Controller, ControllerDeps } from './controller-types.js';
 import { BodyTooLargeError, ClientGoneError, matchRoute, readBody, sendError, sendJson } from './respond.js';
 
-export interface ControllerDeps {
-  readonly config: ControllerConfig;
-  readonly store: ControllerStore;
-  readonly logger: Logger;
-  readonly now?: () => Date;
-}
-
-export interface Controller {
-  /** Binds (port 0 picks a free port) and resolves with the address actually bound. */
-  listen(address: ListenAddress): Promise<{ address: string; port: number }>;
-  /** Answers held long-polls, stops accepting, waits for open requests, releases the state directory. */
-  close(): Promise<void>;
-  /** Long-polls currently held; for tests that check a disconnect releases its waiter. */
-  waiters(): number;
-  /** The fleet status exactly as GET /v1/status returns it. */
-  status(): Promise<StatusResponse>;
-  /** The in-memory fleet view as plain data (tests compare it with a fresh load from disk). */
-  fleetSnapshot(): Promise<FleetSnapshot>;
-}
+export type { Controller, ControllerDeps } from './controller-types.js';
 
 /** How long close() lets open requests finish before cutting their connections. */
 const CLOSE_GRACE_MS = 5_000;

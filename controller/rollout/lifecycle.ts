@@ -7,10 +7,16 @@ export class RolloutStateError extends UserError {
   override name = 'RolloutStateError' as const;
 }
 
-export function createRollout(id: string, versions: Readonly<Record<string, number>>, policy: RolloutPolicy, now: Date): Rollout {
+export function createRollout(
+  id: string,
+  versions: Readonly<Record<string, number>>,
+  policy: RolloutPolicy,
+  now: Date,
+  previous: Readonly<Record<string, string>> = {},
+): Rollout {
   const time = now.toISOString();
   const waves = planWaves(Object.keys(versions), policy).map((hosts) => ({ hosts, releasedAt: null, completedAt: null }));
-  return { id, createdAt: time, policy, versions: { ...versions }, waves, state: 'running', reason: null, haltedBy: [], accepted: [], updatedAt: time };
+  return { id, createdAt: time, policy, versions: { ...versions }, waves, state: 'running', reason: null, haltedBy: [], accepted: [], previous: { ...previous }, updatedAt: time };
 }
 
 /** Pause holds every wave not yet released; resume lets the rollout go on; abort releases nothing more, ever. */
@@ -34,4 +40,17 @@ export function controlRollout(rollout: Rollout, action: 'pause' | 'resume' | 'a
 /** Hosts that never received this rollout's manifest: their held manifests are dropped on abort. */
 export function unreleasedHosts(rollout: Rollout): string[] {
   return rollout.waves.filter((wave) => wave.releasedAt === null).flatMap((wave) => wave.hosts);
+}
+
+/** Hosts that were given this rollout's manifest (their wave was released), each with the path it ran before, if known. */
+export function revertTargets(rollout: Rollout): { revert: Array<{ host: string; previous: string; version: number }>; unknown: string[] } {
+  const released = rollout.waves.filter((wave) => wave.releasedAt !== null).flatMap((wave) => wave.hosts);
+  const revert: Array<{ host: string; previous: string; version: number }> = [];
+  const unknown: string[] = [];
+  for (const host of released) {
+    const previous = rollout.previous[host];
+    if (previous === undefined) unknown.push(host);
+    else revert.push({ host, previous, version: rollout.versions[host] ?? 0 });
+  }
+  return { revert, unknown };
 }

@@ -1,6 +1,6 @@
 // A rollout's policy and state: zod schemas for what the operator writes and what the controller keeps. No I/O.
 import { z } from 'zod';
-import { HostNameSchema } from '../../shared/validate.js';
+import { HostNameSchema, StorePathSchema } from '../../shared/validate.js';
 
 /** A count of hosts, or a share of the fleet written as "25%". */
 export const AmountSchema = z.union([
@@ -59,6 +59,8 @@ export const RolloutSchema = z
     haltedBy: z.array(HostNameSchema).default([]),
     /** Hosts the operator let the rollout go on without, by resuming after a halt. */
     accepted: z.array(HostNameSchema).default([]),
+    /** Each host's store path before this rollout (hosts that had a manifest): what `rollout abort --revert` returns them to. */
+    previous: z.record(HostNameSchema, StorePathSchema).default({}),
     updatedAt: IsoTimeSchema,
   })
   .strict();

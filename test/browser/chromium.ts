@@ -26,10 +26,11 @@ export interface Headless {
   close(): Promise<void>;
 }
 
-export async function launchChromium(): Promise<Headless> {
+/** Screenshots go to `shotsDir` (the test's temp directory) when given, else to a fresh temp directory. */
+export async function launchChromium(shotsDir?: string): Promise<Headless> {
   // playwright-core gives every launch a fresh, empty profile of its own.
   const browser: Browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS });
-  const shots = await mkdtemp(join(tmpdir(), 'tsdeploy-screenshots-'));
+  const shots = shotsDir ?? (await mkdtemp(join(tmpdir(), 'tsdeploy-screenshots-')));
   return {
     async open(url) {
       const page = await browser.newPage({ viewport: { width: 1280, height: 800 }, javaScriptEnabled: false });

@@ -4,11 +4,15 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { launchChromium, type Headless } from '../browser/chromium.js';
 import { parseExposition, sampleValue } from '../unit/prometheus-text.js';
-import { closeHttp, enrollWithToken, http, post, report, signedManifest, signedReport, startController, storePath, type Running } from './fixtures.js';
+import { access, mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { closeHttp, enrollWithToken, http, post, report, signedManifest, signedReport, startController, storePath, tempDir, type Running } from './fixtures.js';
 
 describe('dashboard in headless Chromium', () => {
   let running: Running;
   let browser: Headless;
+  /** The test's temp directory: screenshots are written under it, their paths printed, and kept for a person to look at. */
+  let dir: string;
 
   before(async () => {
     running = await startController({ config: { rolloutTickSeconds: 1, readToken: 'dashboard-read-token-1' } });
@@ -27,7 +31,9 @@ describe('dashboard in headless Chromium', () => {
       if ((body['rollout'] as { state: string }).state === 'halted') break;
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
-    browser = await launchChromium();
+    dir = await tempDir('dashboard-browser');
+    await mkdir(join(dir, 'screenshots'));
+    browser = await launchChromium(join(dir, 'screenshots'));
   });
   after(async () => {
     await browser?.close();
@@ -40,7 +46,7 @@ describe('dashboard in headless Chromium', () => {
     assert.equal((await http(`${running.url}/metrics`)).status, 401);
   });
 
-  it('shows the fleet table and the halted rollout with its reason', async () => {
+  it('shows the fleet table and the halted rollout with its reason', async (t) => {
     const page = await browser.open(`${running.url}/dashboard?token=dashboard-read-token-1`);
     const rows = await page.locator('table').first().locator('tr').allInnerTexts();
     assert.equal(rows.length, 4, 'a header and three hosts');
@@ -49,7 +55,10 @@ describe('dashboard in headless Chromium', () => {
     assert.match(await page.locator('h2').first().innerText(), /Rollout spring: halted/);
     assert.match(await page.locator('body').innerText(), /wave 1: 1 unhealthy \(at most 0\): web-1: rolled-back/);
     assert.match(await page.locator('table').nth(1).innerText(), /canary\s+web-1/);
-    process.stdout.write(`# dashboard screenshot: ${await browser.screenshot(page, 'dashboard-fleet')}\n`);
+    const shot = await browser.screenshot(page, 'dashboard-fleet');
+    await access(shot);
+    assert.ok(shot.startsWith(dir), 'the screenshot is under the test\'s temp directory');
+    t.diagnostic(`dashboard screenshot: ${shot}`);
   });
 
   it('serves /metrics as Prometheus text that follows the reports', async () => {
@@ -60,12 +69,15 @@ describe('dashboard in headless Chromium', () => {
     assert.equal(sampleValue(text, 'tsdeploy_rollout_hosts_released', { rollout: 'spring' }), 1);
   });
 
-  it("shows a host's timeline of reports, newest first", async () => {
+  it("shows a host's timeline of reports, newest first", async (t) => {
     const page = await browser.open(`${running.url}/dashboard/hosts/web-1?token=dashboard-read-token-1`);
     assert.match(await page.locator('h1').innerText(), /tsdeploy: web-1/);
     const timeline = await page.locator('table').nth(1).locator('tr').allInnerTexts();
     assert.match(timeline[1] ?? '', /rolled-back/);
     assert.match(timeline[2] ?? '', /accepted/);
-    process.stdout.write(`# host timeline screenshot: ${await browser.screenshot(page, 'dashboard-host')}\n`);
+    const shot = await browser.screenshot(page, 'dashboard-host');
+    await access(shot);
+    assert.ok(shot.startsWith(dir), 'the screenshot is under the test\'s temp directory');
+    t.diagnostic(`host timeline screenshot: ${shot}`);
   });
 });

@@ -44,7 +44,7 @@ describe('rollouts on a real controller (canary 1, waves of 3, bake 60 s on an i
     assert.ok(answer.status < 300, answer.text);
   };
 
-  it('holds later waves, advances only on confirmed health after the bake time, and halts on a rollback', async () => {
+  it('10 hosts, canary 1, waves of 3: holds later waves, advances only on confirmed health and bake time, halts on a rollback', async () => {
     running = await startController({ config: { rolloutTickSeconds: 1 }, now: () => new Date(clock) });
     for (const host of HOSTS) keys.set(host, await enrollWithToken(running, host));
     const manifests = HOSTS.map((host) => signedManifest(host, 1, storePath(1), { now: new Date(clock) }));
@@ -64,6 +64,10 @@ describe('rollouts on a real controller (canary 1, waves of 3, bake 60 s on an i
     assert.equal(await served(running, 'web-4'), 404);
 
     await say('web-1', 'success', 'confirmed');
+    clock += 120_000;
+    await new Promise((resolve) => setTimeout(resolve, 1500)); // a tick passes: baked, but web-2 and web-3 unconfirmed
+    assert.equal(await served(running, 'web-4'), 404, 'bake time alone never releases the next wave');
+    assert.equal((await rolloutOf(running)).state, 'running');
     await say('web-2', 'rolled-back', 'rolled-back');
     await until('the rollout halts', async () => (await rolloutOf(running)).state === 'halted');
     assert.match((await rolloutOf(running)).reason ?? '', /web-2: rolled-back/);
