@@ -14,6 +14,8 @@ import { confirmPlan, gatherPlan } from '../release-plan/confirm.js';
 import type { ReleasePlan } from '../release-plan/plan.js';
 import { expiryWarning } from '../rollout/expiry.js';
 import { loadPolicy } from './policy-file.js';
+import { publishNotes } from './publish-notes.js';
+import { missingFromCache } from '../release-plan/cache-check.js';
 import { openPublishRecord, publishHost, formatOutcome, type PublishOptions, type PublishOutcome } from './publish-host.js';
 
 /** Uploads in flight at once for `--release` (each over its own connection at most). */
@@ -94,6 +96,7 @@ export const publishCommand = defineCommand({
     const recordWrites = createKeyedMutex();
     let outcomes: PublishOutcome[];
     let plan: ReleasePlan | null = null;
+    let notesFor: (done: readonly PublishOutcome[]) => string[] = () => [];
     try {
       if (values.plan === true) {
         plan = await gatherPlan(api, targets, requireFlag(values, 'cache'));
@@ -102,6 +105,12 @@ export const publishCommand = defineCommand({
           return EXIT.failure;
         }
       }
+      // Read before publishing, so a note says what the hosts had done, not what this publish changed.
+      // A controller that cannot answer it will refuse the publish itself, with its own message.
+      const status = await api.getStatus().catch(() => null);
+      const cacheUrl = optionalFlag(values, 'cache');
+      const cache = cacheUrl === undefined || plan !== null ? null : { url: cacheUrl, missing: await missingFromCache(cacheUrl, targets.map(([, path]) => path)) };
+      notesFor = (done) => publishNotes(done, status, cache);
       outcomes = await mapBounded(targets, parallel, async ([host, path]) => {
         const outcome = await publishHost(api, host, path, options);
         if (outcome.result === 'published') await recordWrites.run('record', () => record.signed(host, outcome.version));
@@ -115,6 +124,7 @@ export const publishCommand = defineCommand({
       const failed = outcome.result === 'refused' || outcome.result === 'declined';
       (failed ? io.err : io.out)(`${printable(formatOutcome(outcome))}\n`);
     }
+    for (const note of notesFor(outcomes)) io.err(`${printable(note)}\n`);
     if (values.json === true) io.out(`${JSON.stringify(plan === null ? { hosts: outcomes } : { plan, hosts: outcomes }, null, 2)}\n`);
     return outcomes.some((outcome) => outcome.result === 'refused' || outcome.result === 'declined') ? EXIT.rejected : EXIT.ok;
   },

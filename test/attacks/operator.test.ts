@@ -67,6 +67,11 @@ async function stolenController(version: number) {
       res.writeHead(200, { 'content-type': 'application/json' }).end(current);
       return;
     }
+    if (req.method === 'GET') {
+      // The fleet status publish reads for its notes: this controller has none to give.
+      res.writeHead(404, { 'content-type': 'application/json' }).end('{"error":"not found"}');
+      return;
+    }
     let body = '';
     req.on('data', (chunk: Buffer) => (body += chunk.toString('utf8')));
     req.on('end', () => {
