@@ -82,6 +82,19 @@ in
       };
     };
 
+    metrics.textfile = mkOption {
+      type = types.nullOr (types.strMatching "/.+\\.prom");
+      default = null;
+      example = "/var/lib/prometheus-node-exporter-text-files/tsdeploy.prom";
+      description = ''
+        Where the agent writes its metrics (the accepted version, the deployment phase, the last outcome,
+        whether a reboot is needed) in Prometheus text format after every step, for node_exporter's
+        textfile collector: point `services.prometheus.exporters.node` at this file's directory with
+        `--collector.textfile.directory`. The file is replaced atomically, so a scrape never reads half of it.
+        Sets `settings.metrics.textfile`; null writes no metrics.
+      '';
+    };
+
     settings = mkOption {
       type = import ./agent-settings.nix {
         inherit lib;
@@ -110,6 +123,7 @@ in
     services.tsdeploy-agent.settings = {
       inherit stateDir;
       enrollmentTokenFile = if cfg.enrollmentTokenFile == null then null else tokenCredential;
+      metrics = lib.mkIf (cfg.metrics.textfile != null) { inherit (cfg.metrics) textfile; };
     };
 
     assertions = [

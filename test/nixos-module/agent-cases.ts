@@ -102,6 +102,19 @@ describe('NixOS module services.tsdeploy-agent (nixpkgs lib; NixOS options and p
     assert.match(unsigned.warnings.join('\n'), /cache\.trustedPublicKeys is empty/);
   });
 
+  it("writes metrics.textfile for node_exporter's textfile collector into the checked config; null (the default) writes none", { skip }, async () => {
+    const textfile = '/var/lib/prometheus-node-exporter-text-files/tsdeploy.prom';
+    const config = AgentConfigSchema.parse(JSON.parse(await readFile(await build('agentConfig', agentHost({}, { metrics: { textfile } })), 'utf8')));
+    assert.deepEqual(config.metrics, { textfile });
+    const plain = (await evaluate('agentConfigUnchecked', agentHost())) as Record<string, unknown>;
+    assert.equal(plain['metrics'], undefined);
+    await assert.rejects(evaluateHost(agentHost({}, { metrics: { textfile: '/var/lib/tsdeploy.txt' } })), (error: unknown) => {
+      assert.ok(error instanceof NixError);
+      assert.match(error.stderr, /metrics\.textfile/);
+      return true;
+    });
+  });
+
   const refused: Array<[string, Record<string, unknown>, Record<string, unknown>, RegExp]> = [
     ['an empty trustedKeys', { trustedKeys: [] }, {}, /trustedKeys is empty/],
     ['a threshold above the distinct trusted keys', { trustedKeys: [releaseKey, releaseKey], threshold: 2 }, {}, /threshold is 2, but trustedKeys has only 1 distinct/],
