@@ -60,7 +60,7 @@ export function createRolloutService(options: RolloutServiceOptions): RolloutSer
     for (const host of hosts) {
       const bytes = await store.readHeld(host);
       if (bytes === null) {
-        logger.warn({ host, rollout: rollout.id }, 'held manifest missing; nothing released');
+        logger.warn({ host, rollout: rollout.id }, 'held manifest missing (already served before a restart, or dropped); nothing released');
         continue;
       }
       const decision = await fleet.publish(bytes);
@@ -76,8 +76,11 @@ export function createRolloutService(options: RolloutServiceOptions): RolloutSer
       if (rollout === null || rollout.state !== 'running') return;
       const step = advanceRollout(rollout, await observe(rollout), now());
       if (step.rollout === rollout) return;
-      await store.write(step.rollout);
+      // Serve first, then record: a controller killed in between releases the wave again at its next start (its
+      // held files are gone by then, so nothing is served twice), where the other order would leave it recorded
+      // as released and never served.
       await release(step.release, step.rollout);
+      await store.write(step.rollout);
       if (step.rollout.state !== rollout.state) logger.warn({ rollout: rollout.id, state: step.rollout.state, reason: step.rollout.reason }, `rollout ${step.rollout.state}`);
     });
   }
