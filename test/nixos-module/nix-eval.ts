@@ -104,14 +104,17 @@ export class NixError extends Error {
   }
 }
 
-async function nix(argv: readonly [string, ...string[]], timeoutMs: number): Promise<string> {
+async function nixOutput(argv: readonly [string, ...string[]], timeoutMs: number): Promise<{ stdout: string; stderr: string }> {
   try {
-    const { stdout } = await run(argv[0], argv.slice(1), { timeout: timeoutMs, maxBuffer: 64 * 1024 * 1024 });
-    return stdout;
+    return await run(argv[0], argv.slice(1), { timeout: timeoutMs, maxBuffer: 64 * 1024 * 1024 });
   } catch (error) {
     const stderr = typeof error === 'object' && error !== null && 'stderr' in error ? String(error.stderr) : String(error);
     throw new NixError(argv, stderr);
   }
+}
+
+async function nix(argv: readonly [string, ...string[]], timeoutMs: number): Promise<string> {
+  return (await nixOutput(argv, timeoutMs)).stdout;
 }
 
 /** `nix-instantiate --eval --strict --json` of one attribute of eval.nix. */
@@ -131,6 +134,15 @@ export async function evaluate(attribute: string, hostConfig: HostModules = {}, 
     120_000,
   );
   return JSON.parse(stdout) as unknown;
+}
+
+/** Like `evaluate`, with Nix's --debug log, whose "evaluating file '…'" lines name every file the value read. */
+export async function evaluateLogged(attribute: string): Promise<{ value: unknown; log: string }> {
+  const { stdout, stderr } = await nixOutput(
+    ['nix-instantiate', '--eval', '--strict', '--json', '--debug', evalNix, '-A', attribute, ...nixArgs({})],
+    120_000,
+  );
+  return { value: JSON.parse(stdout) as unknown, log: stderr };
 }
 
 export async function evaluateHost(hostConfig: HostModules, attribute = 'host'): Promise<HostSummary> {

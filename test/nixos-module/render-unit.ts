@@ -1,9 +1,11 @@
-// Regenerates rendered/tsdeploy-agent.service, the agent unit of rendered/lab-host.nix as the module renders it.
+// Regenerates rendered/tsdeploy-agent.service, the agent unit of rendered/lab-host.nix as the module renders it, and
+// beside it the sha256 of every file the rendering read (checked without Nix by test/unit/nixos-module-rendered-unit.test.ts).
 // Needs TSDEPLOY_NIXPKGS_LIB, as the module test does. Run after a module change, and review the diff:
-//   node --import tsx test/nixos-module/render-unit.ts
+//   TSDEPLOY_NIXPKGS_LIB=/tmp/nixpkgs.lib/lib node --import tsx test/nixos-module/render-unit.ts
 import { readFile, writeFile } from 'node:fs/promises';
-import { relative } from 'node:path';
-import { evaluate, fetchLibCommand, goldenUnitPath, nixpkgsLibFromEnv, repo } from './nix-eval.js';
+import { join, relative } from 'node:path';
+import { evaluate, evaluateLogged, fetchLibCommand, goldenUnitPath, nixpkgsLibFromEnv, repo } from './nix-eval.js';
+import { evaluatedRepoFiles, fileDigest, formatInputDigests, RENDERED_INPUTS_FILE, renderedInputPaths, type InputDigest } from './rendered-inputs.js';
 
 if (nixpkgsLibFromEnv() === undefined) {
   process.stderr.write(`TSDEPLOY_NIXPKGS_LIB is not set: ${fetchLibCommand}\n`);
@@ -14,7 +16,19 @@ if (failed.length > 0) {
   process.stderr.write(`rendered/lab-host.nix fails the module's assertions:\n${failed.join('\n')}\n`);
   process.exit(1);
 }
-const rendered = (await evaluate('goldenUnit')) as string;
-const before = await readFile(goldenUnitPath, 'utf8').catch(() => null);
-await writeFile(goldenUnitPath, rendered);
-process.stdout.write(`${relative(repo, goldenUnitPath)}: ${before === rendered ? 'unchanged' : 'written'}\n`);
+const { value, log } = await evaluateLogged('goldenUnit');
+const rendered = value as string;
+
+async function replace(path: string, text: string): Promise<void> {
+  const before = await readFile(path, 'utf8').catch(() => null);
+  await writeFile(path, text);
+  process.stdout.write(`${relative(repo, path)}: ${before === text ? 'unchanged' : 'written'}\n`);
+}
+
+await replace(goldenUnitPath, rendered);
+const digests: InputDigest[] = renderedInputPaths(evaluatedRepoFiles(log, repo)).map((path) => {
+  const sha256 = fileDigest(repo, path);
+  if (sha256 === null) throw new Error(`${path} was read by the rendering but does not exist`);
+  return { path, sha256 };
+});
+await replace(join(repo, RENDERED_INPUTS_FILE), formatInputDigests(digests));

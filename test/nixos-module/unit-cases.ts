@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { agentHost, controllerHost, evaluate, evaluateHost, goldenUnitPath, NixError, skip, unitText, type HostConfig } from './nix-eval.js';
+import { RENDER_COMMAND } from './rendered-inputs.js';
 
 const run = promisify(execFile);
 
@@ -43,7 +44,7 @@ describe('systemd units as NixOS types and renders them (stand-ins after nixos/l
     assert.deepEqual(await evaluate('goldenFailedAssertions'), []);
     const rendered = (await evaluate('goldenUnit')) as string;
     const golden = await readFile(goldenUnitPath, 'utf8');
-    assert.equal(rendered, golden, 'the module renders another unit: check the change, then run node --import tsx test/nixos-module/render-unit.ts');
+    assert.equal(rendered, golden, `the module renders another unit: check the change, then run ${RENDER_COMMAND}`);
   });
 
   const token = { enrollmentTokenFile: '/var/lib/tsdeploy-agent-token' };
