@@ -1,6 +1,5 @@
 // The agent's driver: it decides nothing. It persists the journal, performs the core's effects through
 // the ports, and feeds each result back to the core as an event.
-import { join } from 'node:path';
 import { acceptManifest, isRejectionError } from '../shared/accept.js';
 import { errorMessage } from '../shared/errors.js';
 import type { PublicKey } from '../shared/keys.js';
@@ -11,11 +10,13 @@ import { judgeRound, type WindowState } from './core/health-window.js';
 import type { Deployment, Journal } from './core/journal.js';
 import { outcomeOf } from './core/outcome.js';
 import { awaitingReboot, rebootReport, rebootWaitChanged } from './core/reboot-gate.js';
+import { windowReport } from './core/activation-window.js';
 import { announce, isTerminal, step, type Event, type Observation, type Policy, type StepResult } from './core/step.js';
 import { createPerformer } from './perform-effect.js';
 import { tidyGenerations } from './tidy-generations.js';
 import type { Clock, FetchResult, HealthProbe, HostProbe, JournalStore, ManifestSource, NetworkProbe, Nix, RealiseProgressPort, RebootPort, ReportSink } from './ports.js';
-import { rebootPolicyOf } from './reboot-config.js';
+import { activationWindowOf, rebootPolicyOf } from './reboot-config.js';
+import { agentStatePaths } from '../shared/layout.js';
 
 export { outcomeOf } from './core/outcome.js';
 
@@ -71,8 +72,8 @@ export interface Agent {
 
 export function createAgent(deps: AgentDeps): Agent {
   const { config, log, nix, clock } = deps;
-  const policy: Policy = { ...config.rollback, maxResumes: 3, minFreeBytes: config.minFreeBytes, probation: config.probation, reboot: rebootPolicyOf(config) };
-  const gcRoot = join(config.stateDir, 'gcroots', 'desired');
+  const policy: Policy = { ...config.rollback, maxResumes: 3, minFreeBytes: config.minFreeBytes, probation: config.probation, reboot: rebootPolicyOf(config), activationWindow: activationWindowOf(config) };
+  const gcRoot = agentStatePaths(config.stateDir).desiredGcRoot;
   const fields = (d: Deployment) => ({ host: config.host, version: d.version, storePath: d.storePath, phase: d.phase });
   let lastRejectedEtag: string | null = null;
   let etag: string | null = null;
@@ -88,6 +89,7 @@ export function createAgent(deps: AgentDeps): Agent {
     const phase = extra.phase ?? deployment?.phase ?? 'idle';
     const progress = extra.progress ?? (phase === 'realising' && deployment !== null ? deps.progress?.current(deployment.storePath) : null) ?? null;
     const reboot = rebootReport(deployment);
+    const activationWindow = windowReport(deployment);
     const profile = await nix.readProfile(config.profile);
     const version = deployment?.version || journal.lastAccepted?.version || null;
     await deps.reports.enqueue({
@@ -106,6 +108,7 @@ export function createAgent(deps: AgentDeps): Agent {
       facts: extra.facts ?? null,
       ...(progress === null ? {} : { progress }),
       ...(reboot === undefined ? {} : { reboot }),
+      ...(activationWindow === undefined ? {} : { activationWindow }),
       ...(deployment?.activationOutput === undefined ? {} : { activationOutput: deployment.activationOutput }),
     });
     void flushReports().catch((error: unknown) => log.warn({ err: errorMessage(error) }, 'report delivery failed'));
@@ -198,7 +201,7 @@ export function createAgent(deps: AgentDeps): Agent {
     const journal = await deps.journal.read();
     const deployment = journal.deployment;
     if (deployment === null || isTerminal(deployment.phase)) return deployment;
-    if (!awaitingReboot(deployment)) log.info(fields(deployment), 'resuming interrupted deployment');
+    if (!awaitingReboot(deployment) && deployment.phase !== 'awaiting-window') log.info(fields(deployment), 'resuming interrupted deployment');
     const { journal: final, note } = await apply(journal, { type: 'resume', observed: await observe() });
     if (note !== undefined) log.info({ host: config.host }, note);
     return final.deployment;

@@ -8,13 +8,6 @@ import { isStorePath } from './validate.js';
 
 /** Every refusal carries a short `reason` that reports and logs can group by. */
 export { RejectedInputError as RejectionError } from './errors.js';
-export {
-  EnvelopeTooLargeError,
-  openEnvelope,
-  parsePayload,
-  SignatureError,
-  UnknownPayloadTypeError,
-} from './dsse.js';
 
 export class ManifestMalformedError extends RejectedInputError {
   override name = 'ManifestMalformedError' as const;

@@ -3,6 +3,7 @@ import { Agent, request } from 'undici';
 import { z } from 'zod';
 import { errorMessage } from '../../shared/errors.js';
 import { parseJson } from '../../shared/json.js';
+import { reportsUrlPath } from '../../shared/layout.js';
 
 export type Delivery =
   | { readonly kind: 'accepted' }
@@ -74,7 +75,7 @@ export function createControllerClient(base: string, host: string, timeoutSecond
     async sendReport(envelope) {
       let response;
       try {
-        response = await post(`/v1/hosts/${encodeURIComponent(host)}/reports`, envelope);
+        response = await post(reportsUrlPath(host), envelope);
       } catch (error) {
         return { kind: 'unreachable', error: errorMessage(error) };
       }

@@ -1,7 +1,7 @@
 // The agent's own key pair, generated in its state directory on first start.
-import { join } from 'node:path';
 import { pathExists } from '../../shared/files.js';
 import { generateKeyPair, readSecretKeyFile, writeKeyPair, type SecretKey } from '../../shared/keys.js';
+import { agentStatePaths } from '../../shared/layout.js';
 
 export function agentKeyName(host: string): string {
   return `tsdeploy-agent-${host}`;
@@ -10,7 +10,7 @@ export function agentKeyName(host: string): string {
 /** Loads the agent key, creating it (0600) if none exists yet. */
 export async function ensureAgentKey(stateDir: string, host: string): Promise<SecretKey> {
   const name = agentKeyName(host);
-  const secretPath = join(stateDir, `${name}.secret`);
+  const secretPath = agentStatePaths(stateDir).secretKey(name);
   if (!(await pathExists(secretPath))) await writeKeyPair(stateDir, generateKeyPair(name));
   return readSecretKeyFile(secretPath);
 }

@@ -1,17 +1,17 @@
 // The journal on disk: <stateDir>/journal.json, replaced atomically (temp, fsync, rename, fsync of the directory).
-import { join } from 'node:path';
 import { EnvironmentError } from '../../shared/errors.js';
 import { writeFileAtomic } from '../../shared/files.js';
 import { readJsonFile } from '../../shared/json.js';
 import { EMPTY_JOURNAL, JournalSchema, type Journal } from '../core/journal.js';
 import type { JournalStore } from '../ports.js';
+import { agentStatePaths } from '../../shared/layout.js';
 
 export class JournalCorruptError extends EnvironmentError {
   override name = 'JournalCorruptError' as const;
 }
 
 export function journalPath(stateDir: string): string {
-  return join(stateDir, 'journal.json');
+  return agentStatePaths(stateDir).journal;
 }
 
 /** Reads the journal; a missing one is empty, an unreadable one stops the agent rather than guess. */

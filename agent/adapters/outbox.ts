@@ -6,6 +6,7 @@ import { fsyncDirectory, writeFileAtomic } from '../../shared/files.js';
 import type { SecretKey } from '../../shared/keys.js';
 import { encodeReport, REPORT_PAYLOAD_TYPE, type Report } from '../../shared/report.js';
 import type { Delivery } from './controller-client.js';
+import { agentStatePaths } from '../../shared/layout.js';
 
 export interface OutboxStats {
   readonly queued: number;
@@ -31,8 +32,7 @@ interface Meta {
 const NAME_RE = /^(\d{16})\.json$/;
 
 export function createOutbox(stateDir: string, key: SecretKey, limit: number, onEvent?: (msg: string, fields: object) => void): Outbox {
-  const dir = join(stateDir, 'outbox');
-  const metaPath = join(stateDir, 'outbox.json');
+  const { outboxDir: dir, outboxMeta: metaPath } = agentStatePaths(stateDir);
   let chain: Promise<unknown> = Promise.resolve();
   let flushing: Promise<boolean> | null = null;
   /** Serialises every operation: sequence numbers and deletions never interleave. */

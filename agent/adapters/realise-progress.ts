@@ -13,8 +13,8 @@ import { StorePathSchema } from '../../shared/validate.js';
 import { copyingPath, progressDue, progressOf, type Emitted, type FetchPlan } from '../core/realise-progress.js';
 import type { RealiseProgressPort, RealiseTracker } from '../ports.js';
 import { checkValidityArgs, dryRunArgs, parseFetchPlan, querySizeArgs } from './nix.js';
+import { agentStatePaths } from '../../shared/layout.js';
 
-export const PROGRESS_FILE = 'realise-progress.json';
 
 /** Seconds between looks at the store while a closure is fetched, and so the shortest gap between two reports. */
 export const PROGRESS_INTERVAL_MS = 3000;
@@ -30,7 +30,7 @@ export type ProgressFile = z.infer<typeof ProgressFileSchema>;
 /** The progress file of `stateDir`, or null when there is none (or it is unreadable). */
 export async function readProgressFile(stateDir: string): Promise<ProgressFile | null> {
   try {
-    return ProgressFileSchema.parse(JSON.parse(await readFile(join(stateDir, PROGRESS_FILE), 'utf8')));
+    return ProgressFileSchema.parse(JSON.parse(await readFile(agentStatePaths(stateDir).realiseProgress, 'utf8')));
   } catch {
     return null;
   }
@@ -81,7 +81,7 @@ export function createRealiseProgress(options: RealiseProgressOptions): RealiseP
   const save = async (storePath: string, progress: RealiseProgress): Promise<void> => {
     latest = { storePath, progress };
     const file: ProgressFile = { storePath, updatedAt: new Date(nowMs()).toISOString(), progress };
-    await writeFileAtomic(join(options.stateDir, PROGRESS_FILE), `${JSON.stringify(file)}\n`, 0o644).catch((error: unknown) =>
+    await writeFileAtomic(agentStatePaths(options.stateDir).realiseProgress, `${JSON.stringify(file)}\n`, 0o644).catch((error: unknown) =>
       options.log.warn({ host: options.host, err: errorMessage(error) }, 'writing realise progress failed'),
     );
   };

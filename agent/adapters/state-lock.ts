@@ -7,6 +7,7 @@ import { fsyncDirectory } from '../../shared/files.js';
 import { parseJson } from '../../shared/json.js';
 import { LockHolderSchema, lockHeldMessage, lockIsStale, parseStartTime, type LockHolder, type LockSeen } from '../core/state-lock.js';
 import { readBootId } from './boot-id.js';
+import { agentStatePaths } from '../../shared/layout.js';
 
 /** Another agent process holds the state directory. */
 export class StateLockedError extends EnvironmentError {
@@ -26,7 +27,7 @@ export interface StateLock {
 }
 
 export function lockPath(stateDir: string): string {
-  return join(stateDir, 'agent.lock');
+  return agentStatePaths(stateDir).lock;
 }
 
 async function processSeen(pid: number): Promise<LockSeen['process']> {

@@ -1,10 +1,10 @@
 // Enrollment of the agent's key with its controller: once, remembered in the state directory.
 import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { writeFileAtomic } from '../../shared/files.js';
 import type { Logger } from '../../shared/log.js';
 import type { AgentConfig } from '../config.js';
 import type { Runtime } from '../runtime.js';
+import { agentStatePaths } from '../../shared/layout.js';
 
 export type EnrollmentState =
   | { readonly kind: 'enrolled' | 'not-needed' | 'pending' }
@@ -22,7 +22,7 @@ export function enrollmentSettled(state: EnrollmentState): boolean {
  */
 export async function ensureEnrolled(config: AgentConfig, runtime: Runtime, log: Logger, oneShot = false): Promise<EnrollmentState> {
   if (runtime.controller === null) return { kind: 'not-needed' };
-  const marker = join(config.stateDir, 'enrolled');
+  const marker = agentStatePaths(config.stateDir).enrolled;
   const recorded = await readFile(marker, 'utf8').catch(() => null);
   if (recorded?.trim() === runtime.publicKey) return { kind: 'enrolled' };
   const token = config.enrollmentTokenFile === undefined ? null : (await readFile(config.enrollmentTokenFile, 'utf8').catch(() => null))?.trim() ?? null;

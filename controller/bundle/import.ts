@@ -6,16 +6,16 @@ import { sha256Hex } from '../../shared/digest.js';
 import { writeFileAtomic } from '../../shared/files.js';
 import { HostNameSchema } from '../../shared/validate.js';
 import { copyFileAtomic, readFileCapped, sha256File } from './files.js';
-import { BundleHostSchema, importVersionRefusal, manifestPathOf, type BundleIndex } from './index-file.js';
+import { BundleHostSchema, importVersionRefusal, type BundleIndex } from './index-file.js';
 import type { StateIntake } from './intake.js';
 import type { BundleNix } from './nix.js';
 import { inspectBundle, type BundleTrust } from './make.js';
 import { decidePublish, inspectManifest } from '../fleet/decide-publish.js';
 import { acquireFileLock } from '../storage/file-lock.js';
 import { readJson, type ControllerStore } from '../storage/store.js';
+import { controllerStatePaths, manifestUrlPath } from '../../shared/layout.js';
 
 /** `<stateDir>/last-bundle.json`: what the last import brought; the next one must be newer. */
-export const IMPORT_RECORD_FILE = 'last-bundle.json';
 
 export const ImportRecordSchema = z
   .object({
@@ -28,7 +28,7 @@ export const ImportRecordSchema = z
 export type ImportRecord = z.infer<typeof ImportRecordSchema>;
 
 export function readImportRecord(stateDir: string): Promise<ImportRecord | null> {
-  return readJson(join(stateDir, IMPORT_RECORD_FILE), ImportRecordSchema);
+  return readJson(controllerStatePaths(stateDir).lastBundle, ImportRecordSchema);
 }
 
 export type HostImport = { readonly host: string; readonly version: number; readonly result: 'stored' | 'same' | 'refused'; readonly error?: string };
@@ -77,7 +77,7 @@ async function alreadyThere(dest: string, path: string, want: { size: number; sh
  */
 export async function importBundle(options: ImportOptions): Promise<ImportResult> {
   const { store, cacheDir } = options;
-  const releaseImportLock = await acquireFileLock(join(store.stateDir, 'locks', 'import.lock'), 0);
+  const releaseImportLock = await acquireFileLock(controllerStatePaths(store.stateDir).importLock, 0);
   try {
     const inspection = await inspectBundle(options.dir, options.trust, options.now(), options.nix);
     if (inspection.index === null || inspection.problems.length > 0) return { kind: 'refused', problems: inspection.problems };
@@ -91,7 +91,7 @@ export async function importBundle(options: ImportOptions): Promise<ImportResult
       const manifests = new Map<string, Uint8Array>();
       const problems: string[] = [];
       for (const host of Object.keys(index.hosts)) {
-        const path = manifestPathOf(host);
+        const path = manifestUrlPath(host);
         const bytes = new Uint8Array((await readFileCapped(join(options.dir, path), 1024 * 1024)) ?? []);
         if (sha256Hex(bytes) !== index.files[path]?.sha256) {
           problems.push(`altered: ${path} (changed after it was checked)`);
@@ -129,7 +129,7 @@ export async function importBundle(options: ImportOptions): Promise<ImportResult
       }
       if (hosts.every((host) => host.result !== 'refused')) {
         const record: ImportRecord = { version: index.version, createdAt: index.createdAt, importedAt: options.now().toISOString(), hosts: index.hosts };
-        await writeFileAtomic(join(store.stateDir, IMPORT_RECORD_FILE), `${JSON.stringify(record, null, 2)}\n`, 0o644);
+        await writeFileAtomic(controllerStatePaths(store.stateDir).lastBundle, `${JSON.stringify(record, null, 2)}\n`, 0o644);
       }
       return { kind: 'imported', index, copied, kept, hosts, mode: intake.mode };
     } finally {

@@ -7,18 +7,12 @@ import { UserError } from '../../shared/errors.js';
 import type { PublicKey, SecretKey } from '../../shared/keys.js';
 import { HostNameSchema, isHostName, StorePathSchema } from '../../shared/validate.js';
 import { cacheFileKind, fileHashOf, hashPart, NarInfoError, parseNarInfo, walkClosure, type NarInfo } from './narinfo.js';
+import { hostOfManifestUrlPath, manifestUrlPath } from '../../shared/layout.js';
 
 export const BUNDLE_INDEX_PAYLOAD_TYPE = 'application/vnd.tsdeploy.bundle-index.v1+json';
 
 /** A fleet of thousands of store paths lists tens of thousands of files; far above that is not a bundle. */
 export const BUNDLE_INDEX_MAX_BYTES = 64 * 1024 * 1024;
-
-const MANIFEST_PATH_RE = /^v1\/hosts\/([^/]+)\/manifest$/;
-
-/** The manifest's place in a bundle, the layout agents fetch from any source. */
-export function manifestPathOf(host: string): string {
-  return `v1/hosts/${host}/manifest`;
-}
 
 /**
  * True for the only files a bundle may hold: `cache/nix-cache-info`, `cache/<hash>.narinfo`,
@@ -27,8 +21,8 @@ export function manifestPathOf(host: string): string {
  */
 export function isBundleFilePath(path: string): boolean {
   if (path.startsWith('cache/')) return cacheFileKind(path.slice('cache/'.length)) !== null;
-  const match = MANIFEST_PATH_RE.exec(path);
-  return match !== null && isHostName(match[1] ?? '');
+  const host = hostOfManifestUrlPath(path);
+  return host !== null && isHostName(host);
 }
 
 export const BundleFileSchema = z
@@ -66,13 +60,13 @@ export const BundleIndexSchema = z
       ctx.addIssue({ code: 'custom', path: ['files'], message: 'does not list cache/nix-cache-info' });
     }
     for (const host of Object.keys(index.hosts)) {
-      if (index.files[manifestPathOf(host)] === undefined) {
-        ctx.addIssue({ code: 'custom', path: ['files'], message: `does not list ${manifestPathOf(host)}` });
+      if (index.files[manifestUrlPath(host)] === undefined) {
+        ctx.addIssue({ code: 'custom', path: ['files'], message: `does not list ${manifestUrlPath(host)}` });
       }
     }
     for (const path of Object.keys(index.files)) {
-      const host = MANIFEST_PATH_RE.exec(path)?.[1];
-      if (host !== undefined && index.hosts[host] === undefined) {
+      const host = hostOfManifestUrlPath(path);
+      if (host !== null && index.hosts[host] === undefined) {
         ctx.addIssue({ code: 'custom', path: ['files', path], message: `is a manifest for ${host}, which the index does not list as a host` });
       }
     }
@@ -164,7 +158,7 @@ export function checkBundleManifests(
   for (const [host, want] of Object.entries(index.hosts)) {
     const bytes = manifests.get(host);
     if (bytes === undefined) continue;
-    const path = manifestPathOf(host);
+    const path = manifestUrlPath(host);
     try {
       const result = acceptManifest({ bytes, trustedKeys, threshold, host, last: null, now });
       const { version, storePath } = result.manifest;

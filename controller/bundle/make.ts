@@ -13,7 +13,6 @@ import {
   checkBundleFiles,
   checkBundleManifests,
   isBundleFilePath,
-  manifestPathOf,
   openBundleIndex,
   signBundleIndex,
   type BundleFile,
@@ -24,6 +23,7 @@ import {
 import { NotRegularFileError } from '../../shared/bounded-read.js';
 import { FileTooLargeError, listTree, readFileCapped, sha256File } from './files.js';
 import { BundleDirError, type BundleNix } from './nix.js';
+import { manifestUrlPath } from '../../shared/layout.js';
 
 /** The index's own file, beside cache/ and v1/. */
 export const INDEX_FILE = 'index.json';
@@ -87,7 +87,7 @@ export async function createBundle(options: BundleOptions, nix: BundleNix): Prom
   await ensureEmptyDir(options.out);
   const paths = [...new Set(Object.values(options.hosts))].sort();
   await nix.signAndCopy(options.cacheKeyFile, join(options.out, 'cache'), paths);
-  for (const [host, envelope] of manifests) await writeFileAtomic(join(options.out, manifestPathOf(host)), envelope, 0o644);
+  for (const [host, envelope] of manifests) await writeFileAtomic(join(options.out, manifestUrlPath(host)), envelope, 0o644);
   const files = new Map<string, BundleFile>();
   let bytes = 0;
   for (const [path, entry] of await listTree(options.out, ['cache', 'v1'])) {
@@ -182,7 +182,7 @@ export async function inspectBundle(dir: string, trust: BundleTrust, now: Date, 
 
   const manifests = new Map<string, Uint8Array>();
   for (const host of Object.keys(index.hosts)) {
-    const bytes = await readSmall(manifestPathOf(host));
+    const bytes = await readSmall(manifestUrlPath(host));
     if (bytes !== null) manifests.set(host, new Uint8Array(bytes));
   }
   const narinfos = new Map<string, string>();

@@ -1,17 +1,19 @@
 // Pure publish decision: a verified manifest against what the host has now, with the agent's own rules.
 import {
   isRejectionError,
-  EnvelopeTooLargeError,
   judgeManifest,
-  parsePayload,
-  SignatureError,
-  UnknownPayloadTypeError,
   VersionConflictError,
   VersionRollbackError,
   type RejectionError,
 } from '../../shared/accept.js';
 import { sha256Hex } from '../../shared/digest.js';
-import { decodeEnvelope } from '../../shared/dsse.js';
+import {
+  decodeEnvelope,
+  EnvelopeTooLargeError,
+  parsePayload,
+  SignatureError,
+  UnknownPayloadTypeError,
+} from '../../shared/dsse.js';
 import type { PublicKey } from '../../shared/keys.js';
 import { ManifestSchema, type Manifest } from '../../shared/manifest.js';
 import { refuse, type Refusal, type Reply } from './reply.js';

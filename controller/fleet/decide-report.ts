@@ -5,8 +5,8 @@ import {
   parsePayload,
   SignatureError,
   UnknownPayloadTypeError,
-} from '../../shared/accept.js';
-import type { Envelope } from '../../shared/dsse.js';
+  type Envelope,
+} from '../../shared/dsse.js';
 import { errorMessage } from '../../shared/errors.js';
 import { parsePublicKeyCached } from '../../shared/keys.js';
 import { REPORT_MAX_BYTES, REPORT_PAYLOAD_TYPE, ReportSchema, type Report } from '../../shared/report.js';

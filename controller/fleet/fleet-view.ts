@@ -1,8 +1,7 @@
 // The fleet in memory: manifests, enrollments and last reports as the controller wrote or last read them,
 // so status and report intake read no host's files per request. Writes reach it through `writeThrough`.
-import { openEnvelope, parsePayload } from '../../shared/accept.js';
 import { sha256Hex } from '../../shared/digest.js';
-import { encodeEnvelope } from '../../shared/dsse.js';
+import { encodeEnvelope, openEnvelope, parsePayload } from '../../shared/dsse.js';
 import { parsePublicKey } from '../../shared/keys.js';
 import { REPORT_MAX_BYTES, REPORT_PAYLOAD_TYPE, ReportSchema } from '../../shared/report.js';
 import { mapBounded } from '../../shared/map-bounded.js';

@@ -1,5 +1,6 @@
 // The one place a manifest's signatures are checked; its result is a type nothing else can make.
-import { openEnvelope, parsePayload, type OpenedManifest } from '../../shared/accept.js';
+import type { OpenedManifest } from '../../shared/accept.js';
+import { openEnvelope, parsePayload } from '../../shared/dsse.js';
 import type { PublicKey } from '../../shared/keys.js';
 import { MANIFEST_MAX_BYTES, MANIFEST_PAYLOAD_TYPE, ManifestSchema } from '../../shared/manifest.js';
 

@@ -6,10 +6,11 @@ import { pipeline } from 'node:stream/promises';
 import { cacheContentType, cacheFileKind, DEFAULT_NIX_CACHE_INFO, type CacheFileKind } from '../bundle/narinfo.js';
 import type { ControllerConfig } from '../config.js';
 import { sendError } from '../http/respond.js';
+import { controllerStatePaths } from '../../shared/layout.js';
 
 /** The cache directory: `cacheDir` from the config, else `<stateDir>/nix-cache`. */
 export function cacheDirOf(config: Pick<ControllerConfig, 'cacheDir' | 'stateDir'>): string {
-  return config.cacheDir ?? join(config.stateDir, 'nix-cache');
+  return config.cacheDir ?? controllerStatePaths(config.stateDir).nixCache;
 }
 
 /** NARs never change under their name (it is their hash); narinfos may be replaced by a later import. */

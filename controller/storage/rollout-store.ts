@@ -8,6 +8,7 @@ import { RolloutSchema, type Rollout } from '../rollout/policy.js';
 import { acquireFileLock } from './file-lock.js';
 import { readOptional } from './state-files.js';
 import { readJson, StateFileError } from './store.js';
+import { controllerStatePaths } from '../../shared/layout.js';
 
 export interface RolloutStore {
   current(): Promise<Rollout | null>;
@@ -23,17 +24,18 @@ export interface RolloutStore {
 const LOCK_WAIT_MS = 10_000;
 
 export function createRolloutStore(stateDir: string): RolloutStore {
-  const dir = join(stateDir, 'rollouts');
+  const paths = controllerStatePaths(stateDir);
+  const dir = paths.rolloutsDir;
   const heldPath = (host: string) => {
     if (!isHostName(host)) throw new StateFileError(host, 'not a host name');
-    return join(stateDir, 'held', `${host}.json`);
+    return paths.held(host);
   };
   return {
-    current: () => readJson(join(dir, 'current.json'), RolloutSchema),
+    current: () => readJson(paths.rollout, RolloutSchema),
     async write(rollout) {
       const text = `${JSON.stringify(rollout, null, 2)}\n`;
       if (rollout.state === 'completed' || rollout.state === 'aborted') await writeFileAtomic(join(dir, `${rollout.id}.json`), text, 0o644);
-      await writeFileAtomic(join(dir, 'current.json'), text, 0o644);
+      await writeFileAtomic(paths.rollout, text, 0o644);
     },
     readHeld: async (host) => {
       const bytes = await readOptional(heldPath(host));
@@ -42,10 +44,10 @@ export function createRolloutStore(stateDir: string): RolloutStore {
     writeHeld: (host, bytes) => writeFileAtomic(heldPath(host), bytes, 0o644),
     async removeHeld(host) {
       await rm(heldPath(host), { force: true });
-      await fsyncDirectory(join(stateDir, 'held')).catch(() => undefined);
+      await fsyncDirectory(paths.heldDir).catch(() => undefined);
     },
     async withLock(fn) {
-      const release = await acquireFileLock(join(stateDir, 'locks', 'rollout.lock'), LOCK_WAIT_MS);
+      const release = await acquireFileLock(paths.rolloutLock, LOCK_WAIT_MS);
       try {
         return await fn();
       } finally {

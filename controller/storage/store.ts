@@ -21,6 +21,7 @@ import {
   type ReportLogEntry,
 } from './records.js';
 import type { ControllerStore, FileStamp, ReportRotation, StoreOptions } from './store-port.js';
+import { controllerStatePaths } from '../../shared/layout.js';
 
 export type { ControllerStore, FileStamp, ReportLog, ReportRotation, StoreOptions } from './store-port.js';
 
@@ -229,7 +230,7 @@ export function createFileStore(stateDir: string, rotation: ReportRotation, opti
         }
       });
     },
-    lockForServer: () => acquireFileLock(join(stateDir, 'controller.lock'), 0),
+    lockForServer: () => acquireFileLock(controllerStatePaths(stateDir).serverLock, 0),
     async ensureLayout() {
       for (const dir of Object.values(DIRS)) {
         const full = join(stateDir, dir);

@@ -5,16 +5,20 @@ import {
   InvalidStorePathError,
   ManifestExpiredError,
   ManifestMalformedError,
-  EnvelopeTooLargeError,
   payloadDigest,
-  SignatureError,
-  UnknownPayloadTypeError,
   VersionConflictError,
   VersionRollbackError,
   WrongHostError,
   type AcceptInput,
 } from '../../shared/accept.js';
-import { encodeEnvelope, signEnvelope, type Envelope } from '../../shared/dsse.js';
+import {
+  encodeEnvelope,
+  EnvelopeTooLargeError,
+  SignatureError,
+  signEnvelope,
+  UnknownPayloadTypeError,
+  type Envelope,
+} from '../../shared/dsse.js';
 import { generateKeyPair, type SecretKey } from '../../shared/keys.js';
 import { MANIFEST_PAYLOAD_TYPE, type Manifest } from '../../shared/manifest.js';
 

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { createOutbox } from '../../agent/adapters/outbox.js';
-import { openEnvelope, parsePayload } from '../../shared/accept.js';
+import { openEnvelope, parsePayload } from '../../shared/dsse.js';
 import { generateKeyPair } from '../../shared/keys.js';
 import { REPORT_PAYLOAD_TYPE, ReportSchema, type Report } from '../../shared/report.js';
 
