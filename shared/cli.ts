@@ -272,7 +272,9 @@ export async function runCli(program: string, main: () => Promise<number>): Prom
       // Messages may quote what a controller, a host or a file said: printed with control characters escaped.
       process.stderr.write(`${program}: ${printable(error.message)}\n`);
     } else {
-      process.stderr.write(`${program}: internal error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+      // A bug's stack may quote what it was parsing (a controller's answer, a file): each line escaped.
+      const text = error instanceof Error ? (error.stack ?? error.message) : String(error);
+      process.stderr.write(`${program}: internal error: ${text.split('\n').map(printable).join('\n')}\n`);
     }
     process.exitCode = exitCodeFor(error);
   }

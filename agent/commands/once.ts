@@ -1,5 +1,6 @@
 // `once`: one poll-and-apply cycle, with an exit code (and `--json`) for scripts.
 import { defineCommand } from '../../shared/cli.js';
+import { printable, printableJson } from '../../shared/printable.js';
 import type { Deployment } from '../core/journal.js';
 import { onceExitCode, onceLine, type OnceResult } from '../core/once-result.js';
 import { FetchError } from '../adapters/source.js';
@@ -60,15 +61,16 @@ export const onceCommand = defineCommand({
             reason,
             exitCode: code,
           };
-          io.out(`${JSON.stringify(summary)}\n`);
+          io.out(`${printableJson(summary, 0)}\n`);
           // What did not reach a deployment is also said on stderr, for the person watching the script.
-          if (line !== null && result !== 'no-manifest') io.err(`${line}\n`);
+          if (line !== null && result !== 'no-manifest') io.err(`${printable(line)}\n`);
           return code;
         }
-        if (result === 'rejected') io.err(`rejected: ${reason ?? ''}\n`);
-        if (line !== null) io.err(`${line}\n`);
+        // Reasons quote what a source, a cache (through Nix's messages) or a health check said: escaped.
+        if (result === 'rejected') io.err(`rejected: ${printable(reason ?? '')}\n`);
+        if (line !== null) io.err(`${printable(line)}\n`);
         if (result === 'deployed' && deployment !== null) {
-          io.err(`version ${deployment.version}: ${deployment.phase}${deployment.reason === null ? '' : ` (${deployment.reason})`}\n`);
+          io.err(`version ${deployment.version}: ${deployment.phase}${deployment.reason === null ? '' : ` (${printable(deployment.reason)})`}\n`);
         }
         return code;
       } finally {

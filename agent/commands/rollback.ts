@@ -1,5 +1,6 @@
 // `rollback`: the operator's return to the generation before the current one, journaled and health-checked.
 import { defineCommand, EXIT } from '../../shared/cli.js';
+import { printable } from '../../shared/printable.js';
 import { CONFIG_FLAG, CONFIG_USAGE, configFrom, type AgentIo } from '../cli-context.js';
 import { withStateLock } from '../adapters/state-lock.js';
 import { createRuntime } from '../runtime.js';
@@ -16,7 +17,7 @@ export const rollbackCommand = defineCommand({
       try {
         const result = await runtime.agent.rollbackManually();
         await runtime.agent.flushReports().catch(() => false);
-        (result.ok ? io.out : io.err)(`${result.ok ? 'rolled back' : 'rollback failed'}: ${result.detail}\n`);
+        (result.ok ? io.out : io.err)(`${result.ok ? 'rolled back' : 'rollback failed'}: ${printable(result.detail)}\n`);
         return result.ok ? EXIT.ok : EXIT.failure;
       } finally {
         await runtime.close();

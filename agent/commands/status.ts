@@ -1,5 +1,6 @@
 // `status`: what this host runs, what the journal says, and the last health window, for people and scripts.
 import { defineCommand, EXIT } from '../../shared/cli.js';
+import { printable, printableJson } from '../../shared/printable.js';
 import { readJournal } from '../adapters/journal-file.js';
 import { readBootFiles } from '../adapters/boot-files.js';
 import { readProgressFile } from '../adapters/realise-progress.js';
@@ -41,7 +42,7 @@ export const statusCommand = defineCommand({
       failedVersions: journal.failedVersions,
     };
     if (values.json === true) {
-      io.out(`${JSON.stringify(status, null, 2)}\n`);
+      io.out(`${printableJson(status)}\n`);
       return EXIT.ok;
     }
     const d = journal.deployment;
@@ -57,7 +58,8 @@ export const statusCommand = defineCommand({
       ...(d?.reboot === undefined ? [] : [`reboot:          ${d.reboot.stage}, ${d.reboot.reboots} reboot(s)${d.reboot.waiting === null ? '' : `; waiting: ${d.reboot.waiting}`}`]),
       `last health:     ${journal.lastHealth === null ? '-' : `${journal.lastHealth.ok ? 'ok' : 'FAILED'} at ${journal.lastHealth.time}`}`,
     ];
-    io.out(`${lines.join('\n')}\n`);
+    // The journal's reasons quote Nix, caches and health checks: each line escaped, one line each.
+    io.out(`${lines.map(printable).join('\n')}\n`);
     return EXIT.ok;
   },
 });

@@ -5,6 +5,7 @@ import { acceptManifest, isRejectionError } from '../../shared/accept.js';
 import { EnvironmentError, errnoCode } from '../../shared/errors.js';
 import { hostName, normalSha256, positiveInteger, publicKeyOrFile, sha256Hex } from '../../shared/flag-checks.js';
 import { loadPublicKey } from '../../shared/keys.js';
+import { printable, printableJson } from '../../shared/printable.js';
 import type { AgentIo } from '../cli-context.js';
 
 export const verifyManifestCommand = defineCommand({
@@ -59,11 +60,11 @@ export const verifyManifestCommand = defineCommand({
             `(lastAccepted.digest of tsdeploy-agent status --json) to tell "no change" from a conflict\n`,
         );
       }
-      io.out(`${JSON.stringify(result.manifest, null, 2)}\n`);
+      io.out(`${printableJson(result.manifest)}\n`);
       return EXIT.ok;
     } catch (error) {
       if (!isRejectionError(error)) throw error;
-      io.err(`rejected: ${error.message}\n`);
+      io.err(`rejected: ${printable(error.message)}\n`);
       return EXIT.rejected;
     }
   },

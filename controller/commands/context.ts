@@ -5,6 +5,7 @@ import { EXIT, optionalFlag, parsePositiveInt, UsageError, type Output } from '.
 import { UserError } from '../../shared/errors.js';
 import { duration, httpUrl, nixSystem, positiveInteger, publicKeyOrFile, secretKeyFile } from '../../shared/flag-checks.js';
 import { checkStateDir, type StateDirAccess } from '../../shared/state-dir.js';
+import { printable } from '../../shared/printable.js';
 import { formatPublicKey, loadPublicKey, readSecretKeyFile, type PublicKey, type SecretKey } from '../../shared/keys.js';
 import { ActivationSchema, type Activation } from '../../shared/manifest.js';
 import type { BundleTrust } from '../bundle/make.js';
@@ -137,7 +138,8 @@ export async function trustFromFlags(values: Record<string, unknown>, fallback: 
 
 /** Prints each problem on its own line (stderr) and a verdict; exit 3 when refused. */
 export function reportProblems(dir: string, problems: readonly string[], io: Output): number {
-  for (const problem of problems) io.err(`${problem}\n`);
-  io.err(`bundle ${dir} refused: ${problems.length} problem(s)\n`);
+  // Problems name files of the bundle, which its sender chose: escaped like any untrusted text.
+  for (const problem of problems) io.err(`${printable(problem)}\n`);
+  io.err(`bundle ${printable(dir)} refused: ${problems.length} problem(s)\n`);
   return EXIT.rejected;
 }

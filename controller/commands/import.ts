@@ -1,6 +1,7 @@
 // `import`: take a bundle into a site controller (verified first; older or altered bundles change nothing).
 import { resolve } from 'node:path';
 import { defineCommand, EXIT, optionalFlag } from '../../shared/cli.js';
+import { printable } from '../../shared/printable.js';
 import { importBundle } from '../bundle/import.js';
 import { openIntake } from '../bundle/intake.js';
 import { releaseKeys } from '../config.js';
@@ -34,7 +35,7 @@ export const importCommand = defineCommand({
     });
     if (result.kind === 'refused') return reportProblems(dir, result.problems, io);
     for (const host of result.hosts) {
-      if (host.result === 'refused') io.err(`${host.host}: version ${host.version} refused: ${host.error ?? ''}\n`);
+      if (host.result === 'refused') io.err(`${printable(`${host.host}: version ${host.version} refused: ${host.error ?? ''}`)}\n`);
       else io.out(`${host.host}: ${host.result === 'stored' ? 'published' : 'unchanged'} version ${host.version}\n`);
     }
     const via = result.mode === 'server' ? 'through the running controller' : `into ${site.store.stateDir}`;

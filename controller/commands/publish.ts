@@ -1,7 +1,7 @@
 // `publish`: sign one manifest per host locally (version = current + 1) and upload each to the controller.
 import { defineCommand, EXIT, optionalFlag, parsePositiveInt, requireFlag, UsageError } from '../../shared/cli.js';
 import { parseDuration } from '../../shared/duration.js';
-import { printable } from '../../shared/printable.js';
+import { printable, printableJson } from '../../shared/printable.js';
 import { localNixSystem } from '../../shared/sign-manifest.js';
 import { HostNameSchema, StorePathSchema } from '../../shared/validate.js';
 import { createControllerApi } from '../http/client.js';
@@ -125,7 +125,7 @@ export const publishCommand = defineCommand({
       (failed ? io.err : io.out)(`${printable(formatOutcome(outcome))}\n`);
     }
     for (const note of notesFor(outcomes)) io.err(`${printable(note)}\n`);
-    if (values.json === true) io.out(`${JSON.stringify(plan === null ? { hosts: outcomes } : { plan, hosts: outcomes }, null, 2)}\n`);
+    if (values.json === true) io.out(`${printableJson(plan === null ? { hosts: outcomes } : { plan, hosts: outcomes })}\n`);
     return outcomes.some((outcome) => outcome.result === 'refused' || outcome.result === 'declined') ? EXIT.rejected : EXIT.ok;
   },
 });

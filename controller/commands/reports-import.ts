@@ -4,6 +4,7 @@ import { createInterface } from 'node:readline';
 import { defineCommand, EXIT } from '../../shared/cli.js';
 import { decodeEnvelope } from '../../shared/dsse.js';
 import { errorMessage, UserError } from '../../shared/errors.js';
+import { printable } from '../../shared/printable.js';
 import { HostNameSchema } from '../../shared/validate.js';
 import { openIntake } from '../bundle/intake.js';
 import { releaseKeys } from '../config.js';
@@ -73,7 +74,7 @@ export const reportsImportCommand = defineCommand({
         else if (outcome.kind === 'duplicate') counts.duplicate += 1;
         else {
           counts.refused += 1;
-          io.err(`line ${line} (${claim.host} seq ${claim.seq}): refused: ${outcome.error}\n`);
+          io.err(`line ${line} (${claim.host} seq ${claim.seq}): refused: ${printable(outcome.error)}\n`);
         }
       }
     } finally {

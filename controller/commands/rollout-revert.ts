@@ -3,7 +3,7 @@
 import { EXIT, optionalFlag, parsePositiveInt, requireFlag, UsageError } from '../../shared/cli.js';
 import { parseDuration } from '../../shared/duration.js';
 import { UserError } from '../../shared/errors.js';
-import { printable } from '../../shared/printable.js';
+import { printable, printableJson } from '../../shared/printable.js';
 import { localNixSystem } from '../../shared/sign-manifest.js';
 import { storedManifestInfo } from '../fleet/decide-publish.js';
 import { controlStoredRollout } from '../fleet/rollouts.js';
@@ -78,7 +78,7 @@ export async function abortAndRevert(values: RevertValues, io: ControllerIo): Pr
       const failed = outcome.result === 'refused' || outcome.result === 'declined';
       if (values.json !== true) (failed ? io.err : io.out)(`${printable(formatOutcome(outcome))}\n`);
     }
-    if (values.json === true) io.out(`${JSON.stringify({ rollout: rollout.id, hosts: outcomes, unknown }, null, 2)}\n`);
+    if (values.json === true) io.out(`${printableJson({ rollout: rollout.id, hosts: outcomes, unknown })}\n`);
     return outcomes.some((o) => o.result === 'refused' || o.result === 'declined') ? EXIT.rejected : EXIT.ok;
   } finally {
     await api.close();

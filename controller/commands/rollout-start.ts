@@ -4,6 +4,7 @@ import { expiryWarning } from '../rollout/expiry.js';
 import { loadPolicy } from './policy-file.js';
 import { defineCommand, EXIT, optionalFlag, requireFlag, UsageError } from '../../shared/cli.js';
 import { parseDuration } from '../../shared/duration.js';
+import { printable, printableJson } from '../../shared/printable.js';
 import { buildManifest, localNixSystem, signManifest } from '../../shared/sign-manifest.js';
 import { storedManifestInfo } from '../fleet/decide-publish.js';
 import { createControllerApi, errorOfBody } from '../http/client.js';
@@ -42,10 +43,10 @@ export const rolloutStartCommand = defineCommand({
       }
       const answer = await api.postRollout(JSON.stringify({ id, policy, manifests }));
       if (answer.status !== 201) {
-        io.err(`rollout refused (HTTP ${answer.status}): ${errorOfBody(answer)}\n`);
+        io.err(`rollout refused (HTTP ${answer.status}): ${printable(errorOfBody(answer))}\n`);
         return EXIT.rejected;
       }
-      if (values.json === true) io.out(`${JSON.stringify(answer.body, null, 2)}\n`);
+      if (values.json === true) io.out(`${printableJson(answer.body)}\n`);
       else io.out(`rollout ${id} started: ${waves.map((w, i) => `${i === 0 ? 'canary' : `wave ${i}`} ${w.length}`).join(', ')}\n`);
       return EXIT.ok;
     } finally {
