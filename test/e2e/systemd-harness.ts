@@ -30,6 +30,11 @@ export interface UnitAgentOptions {
   readonly label: string;
   /** More agent config fields, merged over the lab's (e.g. reboot settings). */
   readonly config?: Readonly<Record<string, unknown>>;
+  /**
+   * false: no token file at all where the unit's LoadCredential reads it (one left by an earlier install is
+   * removed), so the unit runs on its SetCredential fallback and the agent asks to be approved. Default true.
+   */
+  readonly tokenFile?: boolean;
 }
 
 async function mustExec(host: SystemdLabHost, argv: readonly string[]): Promise<void> {
@@ -39,15 +44,19 @@ async function mustExec(host: SystemdLabHost, argv: readonly string[]): Promise<
 
 /**
  * Gives a systemd host the agent as NixOS would: the config at /etc/tsdeploy/agent.json, the enrollment token where
- * the unit's LoadCredential reads it, and an installed system whose units include tsdeploy-agent.service (enabled,
- * so its switch starts it). Returns that system's store path.
+ * the unit's LoadCredential reads it (unless `tokenFile` is false), and an installed system whose units include
+ * tsdeploy-agent.service (enabled, so its switch starts it). Returns that system's store path.
  */
 export async function installUnitAgent(lab: Lab<SystemdLabHost>, host: SystemdLabHost, options: UnitAgentOptions): Promise<string> {
-  const tokenFile = await options.controller.tokenFileFor(host);
   const source = credentialSource(lab.agentUnitText);
-  // The token is handed in through the host's read-only /run/keys and put where the unit reads it, as an operator would.
-  await copyFile(tokenFile, join(host.keysDir, 'tsdeploy-enrollment-token'));
-  await mustExec(host, ['install', '-D', '-m', '0600', '/run/keys/tsdeploy-enrollment-token', source]);
+  if (options.tokenFile === false) {
+    await mustExec(host, ['rm', '-f', source]);
+  } else {
+    const tokenFile = await options.controller.tokenFileFor(host);
+    // The token is handed in through the host's read-only /run/keys and put where the unit reads it, as an operator would.
+    await copyFile(tokenFile, join(host.keysDir, 'tsdeploy-enrollment-token'));
+    await mustExec(host, ['install', '-D', '-m', '0600', '/run/keys/tsdeploy-enrollment-token', source]);
+  }
   await writeUnitAgentConfig(host, options);
   const system = await lab.buildSystem('good', options.label, { agentUnit: true });
   await mustExec(host, ['nix-store', '--realise', system]);
@@ -57,7 +66,7 @@ export async function installUnitAgent(lab: Lab<SystemdLabHost>, host: SystemdLa
 }
 
 /** The agent's config at /etc/tsdeploy/agent.json: the lab's fields, `options.config` over them. */
-async function writeUnitAgentConfig(host: SystemdLabHost, options: Omit<UnitAgentOptions, 'label'>): Promise<void> {
+async function writeUnitAgentConfig(host: SystemdLabHost, options: Omit<UnitAgentOptions, 'label' | 'tokenFile'>): Promise<void> {
   const config = {
     host: host.name,
     source: options.controller.url,
@@ -84,7 +93,7 @@ async function writeUnitAgentConfig(host: SystemdLabHost, options: Omit<UnitAgen
 }
 
 /** Rewrites the agent's config with other `config` fields and restarts its unit, as a changed NixOS module would. */
-export async function reconfigureUnitAgent(host: SystemdLabHost, options: Omit<UnitAgentOptions, 'label'>): Promise<void> {
+export async function reconfigureUnitAgent(host: SystemdLabHost, options: Omit<UnitAgentOptions, 'label' | 'tokenFile'>): Promise<void> {
   await writeUnitAgentConfig(host, options);
   await mustExec(host, ['systemctl', 'restart', 'tsdeploy-agent.service']);
 }

@@ -42,7 +42,11 @@ export interface SystemdLabHost extends SystemdMachine {
   readonly stateDir: string;
   /** Bound read-only at /etc/tsdeploy inside the host. */
   readonly etcTsdeployDir: string;
-  /** Bound read-only at /run/keys inside the host (where the agent unit's LoadCredential reads the token). */
+  /**
+   * Bound read-only at /run/keys inside the host: how a token is handed in. The agent unit does not read it there
+   * (/run/keys is emptied at every boot): installUnitAgent copies it to the unit's
+   * LoadCredential source, rendered/lab-host.nix's enrollmentTokenFile (/var/lib/tsdeploy-agent-token).
+   */
   readonly keysDir: string;
   currentSystem(): Promise<string | null>;
   /** /run/booted-system inside the host: the generation this boot started with. */
