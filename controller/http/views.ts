@@ -3,6 +3,7 @@ import { timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { parseJson } from '../../shared/json.js';
 import { ReportSchema } from '../../shared/report.js';
+import { deployProgress } from '../dashboard/progress.js';
 import { fleetPage, hostPage, type DashboardHost, type DashboardRollout, type TimelineEntry } from '../dashboard/pages.js';
 import type { HostStatus } from '../fleet/host-status.js';
 import type { RolloutService } from '../fleet/rollouts.js';
@@ -13,7 +14,7 @@ import { sendError } from './respond.js';
 
 export interface Views {
   readonly metrics: ControllerMetrics;
-  /** False (and answered 401) when a read token is configured and the request does not carry it. */
+  /** False (and answered 401) when a read token is configured and the request does not carry it: dashboard, metrics, status, rollout. */
   authorized(req: IncomingMessage, res: ServerResponse, url: URL): boolean;
   dashboard(res: ServerResponse): Promise<void>;
   dashboardHost(res: ServerResponse, host: string): Promise<void>;
@@ -30,7 +31,7 @@ function dashboardHost(status: HostStatus): DashboardHost {
     health: status.health.map((h) => ({ name: h.name, ok: h.ok })),
     lastSeen: status.lastSeen,
     error: status.error,
-    progress: status.state === 'deploying' ? status.phase : null,
+    progress: deployProgress(status),
   };
 }
 
@@ -84,7 +85,7 @@ export function createViews(deps: {
       const a = Buffer.from(given);
       const b = Buffer.from(deps.readToken);
       if (a.length === b.length && timingSafeEqual(a, b)) return true;
-      sendError(res, 401, 'a read token is required (Authorization: Bearer TOKEN)', { 'WWW-Authenticate': 'Bearer' });
+      sendError(res, 401, 'a read token is required (Authorization: Bearer TOKEN; the CLI takes --read-token-file FILE)', { 'WWW-Authenticate': 'Bearer' });
       return false;
     },
     async dashboard(res) {

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { escapeHtml, html } from '../../controller/dashboard/html.js';
 import { fleetPage, hostPage, type DashboardHost } from '../../controller/dashboard/pages.js';
+import { deployProgress } from '../../controller/dashboard/progress.js';
 
 const host = (name: string, fields: Partial<DashboardHost> = {}): DashboardHost => ({
   host: name,
@@ -47,5 +48,24 @@ describe('dashboard html', () => {
     assert.match(page, /<h1>tsdeploy: web-1<\/h1>/);
     assert.ok(page.indexOf('t2') < page.indexOf('t1'));
     assert.match(page, /activation failed/);
+  });
+
+  it('shows realise progress (paths and MiB done of the total) of a deploying host in its row', () => {
+    const progress = { pathsDone: 12, pathsTotal: 40, bytesDone: 1.2 * 1048576, bytesTotal: 3.4 * 1048576, finished: false };
+    const text = deployProgress({ state: 'deploying', phase: 'realising', progress });
+    assert.equal(text, 'realising 12/40 paths, 1.2/3.4 MiB');
+    const page = fleetPage([host('web-1', { state: 'deploying', progress: text })], null);
+    assert.match(page, /<td>realising 12\/40 paths, 1\.2\/3\.4 MiB<\/td>/);
+  });
+
+  it('shows only the phase once the realise finished, and nothing for a host that is not deploying', () => {
+    const progress = { pathsDone: 40, pathsTotal: 40, bytesDone: 100, bytesTotal: 100, finished: true };
+    assert.equal(deployProgress({ state: 'deploying', phase: 'activating', progress }), 'activating');
+    assert.equal(deployProgress({ state: 'deploying', phase: 'accepted', progress: null }), 'accepted');
+    assert.equal(deployProgress({ state: 'in-sync', phase: 'confirmed', progress: { ...progress, finished: false } }), null);
+  });
+
+  it('escapes the progress cell like every other cell', () => {
+    assert.match(fleetPage([host('web-1', { progress: '<b>x</b>' })], null), /<td>&lt;b&gt;x&lt;\/b&gt;<\/td>/);
   });
 });
