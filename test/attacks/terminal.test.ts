@@ -164,6 +164,46 @@ describe('what the agent prints of a signed manifest', () => {
   });
 });
 
+describe('what the agent prints of its journal and of a rejected manifest', () => {
+  /** An agent with a file source serving `envelope` for web-1 and, if given, `journal` as its journal. */
+  async function agentSite(envelope: string | null, journal: unknown = null): Promise<{ config: string; stateDir: string }> {
+    const root = await tempDir('agent');
+    const stateDir = join(root, 'state');
+    await mkdir(stateDir);
+    if (journal !== null) await writeFile(join(stateDir, 'journal.json'), `${JSON.stringify(journal)}\n`);
+    if (envelope !== null) {
+      await mkdir(join(root, 'source/v1/hosts/web-1'), { recursive: true });
+      await writeFile(join(root, 'source/v1/hosts/web-1/manifest'), envelope);
+    }
+    const config = join(root, 'agent.json');
+    const settings = { host: 'web-1', source: `file://${join(root, 'source')}`, trustedKeys: [publicText(RELEASE)], stateDir, profile: join(root, 'profile'), poll: { waitSeconds: 0 } };
+    await writeFile(config, JSON.stringify(settings));
+    return { config, stateDir };
+  }
+
+  it('test_terminal_escape_injection_journal_reason: status prints a failed deployment\'s reason (Nix, a cache) escaped, text and --json', async () => {
+    const now = new Date().toISOString();
+    const deployment = { version: 2, storePath: storePath(2), activation: 'switch', phase: 'failed', previous: null, generation: null, reason: `realise failed: ${HOSTILE}`, resumes: 0, startedAt: now, updatedAt: now };
+    const site = await agentSite(null, { lastAccepted: { version: 2, digest: 'a'.repeat(64) }, deployment, lastHealth: null, failedVersions: [2] });
+    for (const json of [[], ['--json']]) {
+      const result = await unchanged(site.stateDir, () => cli('agent', ['status', '--config', site.config, ...json]));
+      assert.equal(result.code, 0, result.stderr);
+      assert.match(result.stdout, /realise failed: \\(x1b|u001b)\[2J/);
+      assertClean(result);
+    }
+  });
+
+  it('test_terminal_escape_injection_once_rejection: once prints the rejection of a signed hostile store path escaped (exit 3)', async () => {
+    const draft = { ...buildManifest({ host: 'web-1', storePath: storePath(1), version: 1, activation: 'switch', expiresInMs: 86_400_000, system: 'x86_64-linux', now: new Date() }) };
+    draft.storePath = `/nix/store/${'a'.repeat(32)}-x${HOSTILE}`;
+    const site = await agentSite(signManifest(draft, [RELEASE.secret]));
+    const result = await cli('agent', ['once', '--config', site.config]);
+    assert.equal(result.code, 3, `${result.stdout}${result.stderr}`);
+    assert.match(result.stderr, /rejected: store path invalid .*\\x9b1m/);
+    assertClean(result);
+  });
+});
+
 /** A one-host bundle (ship-1, no closure beyond one NAR), signed by the release key, plus `extra` files it does not list. */
 async function writeBundle(version: number, extra: ReadonlyMap<string, string> = new Map()): Promise<string> {
   const h = 'a'.repeat(32);
