@@ -3,22 +3,19 @@
 // substituter; altered and replayed bundles refused; a host on a file:// bundle with no controller, and
 // its carried reports accepted at the centre.
 import assert from 'node:assert/strict';
-import { cp, mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import { cp, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { parseControllerConfig } from '../../controller/config.js';
 import { createController, type Controller } from '../../controller/http/server.js';
 import { createFileStore } from '../../controller/storage/store.js';
-import { CommandExitError, runCommand } from '../../shared/command.js';
 import { decodeEnvelope, encodeEnvelope } from '../../shared/dsse.js';
 import { writeFileAtomic } from '../../shared/files.js';
 import { formatPublicKey, generateKeyPair, writeKeyPair } from '../../shared/keys.js';
 import { silentLogger } from '../../shared/log.js';
-import { TSX_IMPORT } from '../lab/cache.js';
 import { createLab, hostNixConf, type Lab, type LabHost, type LabProcess } from '../lab/lab.js';
 import {
   agentCli,
-  CONTROLLER_MAIN,
   journalOf,
   makeReleaseKey,
   startLabController,
@@ -29,37 +26,7 @@ import {
   type ReleaseKey,
 } from './harness.js';
 
-interface CliResult {
-  readonly code: number | null;
-  readonly stdout: string;
-  readonly stderr: string;
-}
-
-/** `tsdeploy-controller <args>` in the machine's root namespace: the central side, which cannot reach the lab. */
-async function centralCli(args: readonly string[], timeoutMs = 300_000): Promise<CliResult> {
-  try {
-    const result = await runCommand({ argv: [process.execPath, '--import', TSX_IMPORT, CONTROLLER_MAIN, ...args], timeoutMs });
-    return { code: 0, ...result };
-  } catch (error) {
-    if (error instanceof CommandExitError) return { code: error.code, stdout: error.stdout, stderr: error.stderr };
-    throw error;
-  }
-}
-
-/** Every file under `dir` with its bytes, to show that a refused import changed nothing. */
-async function snapshot(dir: string): Promise<Map<string, string>> {
-  const out = new Map<string, string>();
-  const walk = async (sub: string): Promise<void> => {
-    const entries = await readdir(join(dir, sub), { withFileTypes: true }).catch(() => []);
-    for (const entry of entries) {
-      const path = join(sub, entry.name);
-      if (entry.isDirectory()) await walk(path);
-      else if (entry.isFile()) out.set(path, (await readFile(join(dir, path))).toString('base64'));
-    }
-  };
-  await walk('.');
-  return out;
-}
+import { centralCli, snapshot, type CliResult } from './airgap-harness.js';
 
 describe('air-gapped sites on the lab (real Nix; no systemd as PID 1)', () => {
   let lab: Lab;
