@@ -1,6 +1,7 @@
 // The agent end to end on systemd lab hosts, running as the real tsdeploy-agent unit (the NixOS module's rendering):
-// enrollment through its credential, first deployment, upgrade, activation failure, health failure, a change of its
-// own unit (left running by the switch, replaced after), and a power cut. The controller runs in the lab's infra node.
+// enrollment through its credential, or with no token file and an operator's approval, first deployment, upgrade,
+// activation failure, health failure, a change of its own unit (left running by the switch, replaced after), and a
+// power cut. The controller runs in the lab's infra node.
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -16,7 +17,7 @@ import {
   type LabController,
   type ReleaseKey,
 } from './harness.js';
-import { installUnitAgent } from './systemd-harness.js';
+import { credentialSource, installUnitAgent, TOKEN_CREDENTIAL } from './systemd-harness.js';
 
 describe('agent as the real systemd unit on systemd lab hosts (real systemd and Nix; kernel and boot loader replaced)', () => {
   let lab: Lab<SystemdLabHost>;
@@ -26,12 +27,14 @@ describe('agent as the real systemd unit on systemd lab hosts (real systemd and 
   const systems: Record<string, string> = {};
 
   before(async () => {
-    lab = await createLab({ hosts: 2, name: 'agent-sd', kind: 'systemd' });
+    // host0 and host1 enroll with a token; host2 has no token file and waits for approval.
+    lab = await createLab({ hosts: 3, name: 'agent-sd', kind: 'systemd' });
     key = await makeReleaseKey(lab);
     controller = await startLabController(lab, key);
     for (const [name, variant] of [
       ['r1-host0', 'good'],
       ['r1-host1', 'good'],
+      ['r1-host2', 'good'],
       ['r2', 'good'],
       ['broken', 'broken'],
       ['sick', 'unhealthy'],
@@ -61,13 +64,13 @@ describe('agent as the real systemd unit on systemd lab hosts (real systemd and 
     for (const line of ['X-RestartIfChanged=false', 'X-StopOnRemoval=false', 'Restart=always', 'StateDirectory=tsdeploy-agent']) {
       assert.ok(text.split('\n').includes(line), line);
     }
-    for (const [index, h] of lab.hosts.entries()) installed[index] = await installUnitAgent(lab, h, { controller, key, label: `agent-sd-base-${h.name}` });
+    for (const index of [0, 1]) installed[index] = await installUnitAgent(lab, host(index), { controller, key, label: `agent-sd-base-host${index}` });
     const shown = (await host(0).exec(['systemctl', 'cat', 'tsdeploy-agent.service'])).stdout;
     assert.equal(shown.split('\n').slice(1).join('\n').trim(), text.trim(), 'systemd runs exactly that unit');
   });
 
   it('on systemd hosts the agent unit starts, reads its enrollment token from its credential, and enrolls', async () => {
-    for (const h of lab.hosts) {
+    for (const h of [host(0), host(1)]) {
       const state = await waitFor(`${h.name}: tsdeploy-agent active`, async () => {
         const unit = await h.unitState('tsdeploy-agent.service');
         return unit.activeState === 'active' ? unit : undefined;
@@ -82,6 +85,30 @@ describe('agent as the real systemd unit on systemd lab hosts (real systemd and 
     const shown = await host(0).exec(['systemctl', 'show', '--property=LoadCredential,StateDirectory,Restart', 'tsdeploy-agent.service']);
     assert.match(shown.stdout, /^Restart=always$/m);
     assert.match(shown.stdout, /^StateDirectory=tsdeploy-agent$/m);
+  });
+
+  it('on a systemd host with no token file the agent unit runs, waits as pending, and deploys once approved', async () => {
+    const hosts = async (): Promise<Array<{ host: string; status: string }>> =>
+      (JSON.parse((await controller.cli(['hosts', 'list', '--json', '--config', controller.configPath])).stdout) as { hosts: Array<{ host: string; status: string }> }).hosts;
+    await installUnitAgent(lab, host(2), { controller, key, label: 'agent-sd-base-host2', tokenFile: false });
+    assert.equal((await host(2).exec(['test', '-e', credentialSource(lab.agentUnitText)])).code, 1, 'no token file where LoadCredential reads it');
+    await waitFor('host2 to ask for enrollment', async () => ((await hosts()).some((h) => h.host === 'host2' && h.status === 'pending') ? true : undefined));
+    const active = await host(2).exec(['systemctl', 'is-active', 'tsdeploy-agent.service']);
+    assert.equal(active.stdout.trim(), 'active', 'the unit is active, not failed');
+    const shown = await host(2).exec(['systemctl', 'show', '--property=NRestarts,Result', 'tsdeploy-agent.service']);
+    assert.match(shown.stdout, /^NRestarts=0$/m, 'the unit never failed and restarted');
+    assert.match(shown.stdout, /^Result=success$/m);
+    const credential = await host(2).exec(['cat', TOKEN_CREDENTIAL]);
+    assert.equal(credential.stdout, '\n', "the credential is SetCredential's fallback, which the agent reads as no token");
+    const approved = await controller.cli(['hosts', 'approve', 'host2', '--config', controller.configPath]);
+    assert.equal(approved.code, 0, approved.stderr);
+    assert.match(approved.stdout, /^host2: enrolled/);
+    const result = await controller.publish(key, 'host2', systems['r1-host2'] ?? '');
+    assert.equal(result.code, 0, result.stderr);
+    const status = await waitForHostState(controller, 'host2', 'in-sync');
+    assert.equal(status.current, systems['r1-host2']);
+    assert.equal((await journalOf(host(2))).deployment?.phase, 'confirmed');
+    assert.deepEqual(await host(2).healthStatus(), { status: 200, body: 'agent-sd-r1-host2' });
   });
 
   it('first deployment on systemd hosts: both converge and report healthy', async () => {
