@@ -6,11 +6,7 @@ import { errorMessage } from '../../shared/errors.js';
 import type { Logger } from '../../shared/log.js';
 import { networkProbeTargets, type ProbeResult } from '../core/controller-outage.js';
 import type { NetworkProbe } from '../ports.js';
-
-/** `nix show-config --json`: Nix's effective settings, substituters among them (`nix config show` in newer Nix keeps this alias). */
-export function showConfigArgs(): [string, ...string[]] {
-  return ['nix', '--extra-experimental-features', 'nix-command', 'show-config', '--json'];
-}
+import { showConfigArgs } from './nix.js';
 
 /** The substituters in `nix show-config --json` output; [] when it has none or is not that output. */
 export function parseSubstituters(stdout: string): string[] {

@@ -2,7 +2,7 @@
 import { readFile } from 'node:fs/promises';
 import { defineCommand, EXIT, optionalFlag, parsePositiveInt, requireFlag, UsageError } from '../../shared/cli.js';
 import { acceptManifest, isRejectionError } from '../../shared/accept.js';
-import { EnvironmentError, errnoCode } from '../../shared/errors.js';
+import { EnvironmentError, errnoCode, exitCodeFor } from '../../shared/errors.js';
 import { hostName, normalSha256, positiveInteger, publicKeyOrFile, sha256Hex } from '../../shared/flag-checks.js';
 import { loadPublicKey } from '../../shared/keys.js';
 import { printable, printableJson } from '../../shared/printable.js';
@@ -65,7 +65,7 @@ export const verifyManifestCommand = defineCommand({
     } catch (error) {
       if (!isRejectionError(error)) throw error;
       io.err(`rejected: ${printable(error.message)}\n`);
-      return EXIT.rejected;
+      return exitCodeFor(error);
     }
   },
 });

@@ -4,7 +4,8 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { judgeUnhealthy, networkProbeTargets, type ProbeResult } from '../../agent/core/controller-outage.js';
 import type { AgentDeps } from '../../agent/driver.js';
-import { parseSubstituters, showConfigArgs } from '../../agent/adapters/network-probe.js';
+import { parseSubstituters } from '../../agent/adapters/network-probe.js';
+import { showConfigArgs } from '../../agent/adapters/nix.js';
 import type { HealthResult } from '../../shared/report.js';
 import { createWorld, NEW, OLD, SICK, type World } from './agent-fakes.js';
 
