@@ -1,8 +1,10 @@
 // The controller's one JSON config file, validated by zod; `check-config` prints what is wrong.
+import { readFile } from 'node:fs/promises';
 import { isIP } from 'node:net';
 import { z } from 'zod';
 import { EnrollmentLimitsSchema } from './fleet/enrollment-limits.js';
 import { AbsolutePathSchema, ConfigError, distinctKeyCount, loadConfigFile, parseConfig, PublicKeyTextSchema } from '../shared/config-file.js';
+import { errnoCode, errorMessage, UserError } from '../shared/errors.js';
 import { parsePublicKey, type PublicKey } from '../shared/keys.js';
 
 export interface ListenAddress {
@@ -50,6 +52,9 @@ export const LimitsConfigSchema = z
   .strict();
 export type LimitsConfig = z.infer<typeof LimitsConfigSchema>;
 
+/** A read token: long enough not to be guessed, short enough for a header. */
+export const ReadTokenSchema = z.string().min(16).max(256);
+
 /** Every field, each checked on its own; `ControllerConfigSchema` adds the rules between fields. */
 const ControllerConfigFields = z
   .object({
@@ -63,8 +68,10 @@ const ControllerConfigFields = z
     silentAfterHeartbeats: z.number().int().min(1).max(1000).default(3),
     /** Longest a `?wait=` long-poll is held open; requests asking for more are clamped. */
     maxWaitSeconds: z.number().int().min(0).max(60).default(60),
-    /** When set, /dashboard and /metrics answer only requests with `Authorization: Bearer <token>` (or `?token=`). */
-    readToken: z.string().min(16).max(256).optional(),
+    /** When set, the read views (/dashboard, /metrics, /v1/status, /v1/rollouts/current) need `Authorization: Bearer <token>` (or `?token=`). */
+    readToken: ReadTokenSchema.optional(),
+    /** The same token read from a file at start-up (a systemd credential), so it stays out of the world-readable config. */
+    readTokenFile: AbsolutePathSchema.optional(),
     /** Seconds between the rollout's timed checks (bake times, deadlines); reports also trigger one. */
     rolloutTickSeconds: z.number().int().min(1).max(3600).default(5),
     reports: ReportsConfigSchema.default({ maxLogBytes: 1024 * 1024, keepRotated: 3 }),
@@ -94,6 +101,9 @@ export function controllerCrossFieldIssues(value: unknown): Array<{ path: string
   const limits = validField(fields.limits, raw['limits']);
   if (limits !== null && limits.requestTimeoutSeconds < limits.headersTimeoutSeconds) {
     issues.push({ path: ['limits', 'requestTimeoutSeconds'], message: 'must not be shorter than headersTimeoutSeconds' });
+  }
+  if (raw['readToken'] !== undefined && raw['readTokenFile'] !== undefined) {
+    issues.push({ path: ['readTokenFile'], message: 'give readToken or readTokenFile, not both' });
   }
   const keys = validField(fields.trustedReleaseKeys, raw['trustedReleaseKeys']);
   const threshold = validField(fields.releaseThreshold, raw['releaseThreshold']);
@@ -128,4 +138,30 @@ export function loadControllerConfig(path: string): Promise<ControllerConfig> {
 /** The release keys as parsed keys; the schema has already checked every one. */
 export function releaseKeys(config: ControllerConfig): PublicKey[] {
   return config.trustedReleaseKeys.map((text) => parsePublicKey(text));
+}
+
+export class ReadTokenFileError extends UserError {
+  override name = 'ReadTokenFileError' as const;
+  constructor(readonly path: string, readonly detail: string) {
+    super(`read token file ${path}: ${detail}`);
+  }
+}
+
+/** A read token kept in a file (a credential, or the operator's copy): its text, surrounding whitespace removed. */
+export async function loadReadToken(path: string): Promise<string> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (error) {
+    throw new ReadTokenFileError(path, `cannot read: ${errnoCode(error) ?? errorMessage(error)}`);
+  }
+  const token = text.trim();
+  if (!ReadTokenSchema.safeParse(token).success) throw new ReadTokenFileError(path, 'must hold one token of 16 to 256 characters');
+  return token;
+}
+
+/** The token the read views need: readToken, else readTokenFile's content; undefined when neither is set. */
+export async function configuredReadToken(config: Pick<ControllerConfig, 'readToken' | 'readTokenFile'>): Promise<string | undefined> {
+  if (config.readToken !== undefined) return config.readToken;
+  return config.readTokenFile === undefined ? undefined : loadReadToken(config.readTokenFile);
 }

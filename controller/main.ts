@@ -39,11 +39,11 @@ Operator (signs locally, talks to the controller over HTTP):
   publish --controller URL --key SECRET [--key ...] (--host HOST --path STORE_PATH | --release FILE)
           [--activation MODE] [--expires-in 7d] [--system SYSTEM] [--rollout ID] [--note TEXT]
           [--force] [--json]            sign version current+1 for each host and upload it
-  status --controller URL [--json] [--watch [--interval 2s]]
-                                        the fleet: desired, current, phase, health, last seen
+  status --controller URL [--json] [--watch [--interval 2s]] [--read-token-file FILE]
+                                        the fleet: desired, current, phase, health, last seen; the rollout's waves
   rollout start --controller URL --key SECRET --release FILE [--policy FILE] [--id ID]
                                         sign every host's manifest up front; canary, then waves that halt themselves
-  rollout status --controller URL [--json] [--watch]
+  rollout status --controller URL [--json] [--watch] [--read-token-file FILE]
                                         the current rollout's waves and progress
 
 Admin (on the controller machine, acting on its state directory):

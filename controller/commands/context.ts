@@ -11,7 +11,7 @@ import { ActivationSchema, type Activation } from '../../shared/manifest.js';
 import type { BundleTrust } from '../bundle/make.js';
 import type { BundleNix } from '../bundle/nix.js';
 import { urlOfListen } from '../bundle/intake.js';
-import { loadControllerConfig, type ControllerConfig } from '../config.js';
+import { loadControllerConfig, loadReadToken, type ControllerConfig } from '../config.js';
 import { createFileStore, type ControllerStore, type ReportRotation } from '../storage/store.js';
 
 export interface ControllerIo extends Output {
@@ -92,6 +92,16 @@ function activationProblem(value: string): string | null {
 
 /** `--controller URL` of the commands that talk to a running controller. */
 export const CONTROLLER_FLAG = { controller: { type: 'string', check: httpUrl } } as const;
+
+/** `--read-token-file FILE`: the controller's readToken, for the commands that read its fleet and rollout views. */
+export const READ_TOKEN_FLAG = { 'read-token-file': { type: 'string' } } as const;
+export const READ_TOKEN_USAGE = '  --read-token-file FILE  the controller\'s readToken (needed when it has one)\n';
+
+/** The token from --read-token-file, or undefined without the flag. */
+export async function readTokenFromFlag(values: Record<string, unknown>): Promise<string | undefined> {
+  const file = optionalFlag(values, 'read-token-file');
+  return file === undefined ? undefined : loadReadToken(file);
+}
 
 /** The flags of every command that signs manifests with release keys. */
 export const SIGNING_FLAGS = {

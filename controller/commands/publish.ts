@@ -5,7 +5,7 @@ import { printable, printableJson } from '../../shared/printable.js';
 import { localNixSystem } from '../../shared/sign-manifest.js';
 import { HostNameSchema, StorePathSchema } from '../../shared/validate.js';
 import { createControllerApi } from '../http/client.js';
-import { activationFrom, secretKeysFrom, SIGNING_FLAGS, type ControllerIo } from './context.js';
+import { activationFrom, READ_TOKEN_FLAG, READ_TOKEN_USAGE, readTokenFromFlag, secretKeysFrom, SIGNING_FLAGS, type ControllerIo } from './context.js';
 import { DEFAULT_MAX_JUMP } from './publish-guard.js';
 import { loadRelease } from './release-file.js';
 import { mapBounded } from '../../shared/map-bounded.js';
@@ -33,10 +33,12 @@ export const publishCommand = defineCommand({
     '  --parallel N        hosts uploaded at a time (default 16), each its own signed manifest\n' +
     '  --plan --cache URL  first show each host\'s old -> new path, reboot and download size (from the cache\'s narinfos), and confirm\n' +
     '  --yes               confirm without asking (needed off a terminal)\n' +
-    '  --policy FILE       the rollout policy this release goes out with: warns when --expires-in will not outlast it\n',
+    '  --policy FILE       the rollout policy this release goes out with: warns when --expires-in will not outlast it\n' +
+    READ_TOKEN_USAGE,
   flags: {
     ...SIGNING_FLAGS,
     controller: { type: 'string' },
+    ...READ_TOKEN_FLAG,
     host: { type: 'string' },
     path: { type: 'string' },
     release: { type: 'string' },
@@ -91,7 +93,7 @@ export const publishCommand = defineCommand({
       const warning = expiryWarning(options.expiresInMs, targets.map(([host]) => host), await loadPolicy(policyFile));
       if (warning !== null) io.err(`${warning}\n`);
     }
-    const api = createControllerApi(controllerUrl);
+    const api = createControllerApi(controllerUrl, { readToken: await readTokenFromFlag(values) });
     // The record is one file: its writes go one at a time, so a later one never lands before an earlier one.
     const recordWrites = createKeyedMutex();
     let outcomes: PublishOutcome[];

@@ -1,23 +1,27 @@
-// `status`: the fleet table (or JSON) from GET /v1/status; `--watch` redraws until interrupted.
+// `status`: the fleet table (or JSON) from GET /v1/status, then the current rollout's waves; `--watch` redraws until interrupted.
 import { defineCommand, EXIT, requireFlag } from '../../shared/cli.js';
 import { parseDuration } from '../../shared/duration.js';
 import { duration } from '../../shared/flag-checks.js';
 import { printableJson } from '../../shared/printable.js';
 import { createControllerApi } from '../http/client.js';
 import { formatStatusTable } from '../fleet/status-view.js';
-import { CONTROLLER_FLAG, type ControllerIo } from './context.js';
+import { withRolloutWaves } from '../rollout/view.js';
+import { CONTROLLER_FLAG, READ_TOKEN_FLAG, READ_TOKEN_USAGE, readTokenFromFlag, type ControllerIo } from './context.js';
 import { watchLoop } from './watch.js';
 
 export const statusCommand = defineCommand({
   name: 'status',
-  summary: 'The fleet: desired, current, phase, health, last seen.',
-  usage: '  --controller URL  the controller\n  --json            print GET /v1/status as JSON\n  --watch           redraw until interrupted\n  --interval 2s     how often --watch redraws\n',
-  flags: { ...CONTROLLER_FLAG, json: { type: 'boolean' }, watch: { type: 'boolean' }, interval: { type: 'string', default: '2s', check: duration } },
+  summary: "The fleet: desired, current, phase, health, last seen; and the current rollout's waves.",
+  usage:
+    '  --controller URL  the controller\n  --json            print GET /v1/status as JSON, with the rollout (GET /v1/rollouts/current, or null)\n' +
+    `  --watch           redraw until interrupted\n  --interval 2s     how often --watch redraws\n${READ_TOKEN_USAGE}`,
+  flags: { ...CONTROLLER_FLAG, ...READ_TOKEN_FLAG, json: { type: 'boolean' }, watch: { type: 'boolean' }, interval: { type: 'string', default: '2s', check: duration } },
   async run({ values }, io: ControllerIo) {
-    const api = createControllerApi(requireFlag(values, 'controller'));
+    const api = createControllerApi(requireFlag(values, 'controller'), { readToken: await readTokenFromFlag(values) });
     const render = async (): Promise<string> => {
-      const status = await api.getStatus();
-      return values.json === true ? `${printableJson(status)}\n` : formatStatusTable(status, io.now());
+      const [status, rollout] = await Promise.all([api.getStatus(), api.getRolloutView()]);
+      if (values.json === true) return `${printableJson({ ...status, rollout })}\n`;
+      return withRolloutWaves(formatStatusTable(status, io.now()), rollout, io.isTty);
     };
     try {
       if (values.watch !== true) {

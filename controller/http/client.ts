@@ -2,8 +2,9 @@
 import { Agent, request } from 'undici';
 import { OperatorError, UserError, errorMessage } from '../../shared/errors.js';
 import { formatZodIssues } from '../../shared/json.js';
-import { manifestUrlPath } from '../../shared/layout.js';
+import { manifestUrlPath, reportsUrlPath } from '../../shared/layout.js';
 import { StatusResponseSchema, type StatusResponse } from '../fleet/host-status.js';
+import { RolloutViewSchema, type RolloutViewBody } from '../rollout/view.js';
 
 export class ControllerUnreachableError extends UserError {
   override name = 'ControllerUnreachableError' as const;
@@ -48,6 +49,8 @@ export interface ControllerApi {
   postRollout(body: string): Promise<JsonAnswer>;
   /** GET /v1/rollouts/current; null when there is none. */
   getRollout(): Promise<unknown>;
+  /** The same, checked: the rollout and its watched wave's progress; null when there is none. */
+  getRolloutView(): Promise<RolloutViewBody | null>;
   close(): Promise<void>;
 }
 
@@ -58,7 +61,15 @@ export function errorOfBody(answer: JsonAnswer): string {
   return `HTTP ${answer.status}`;
 }
 
-export function createControllerApi(baseUrl: string, timeoutMs = 30_000): ControllerApi {
+export interface ControllerApiOptions {
+  readonly timeoutMs?: number;
+  /** Sent as `Authorization: Bearer` on every request: the controller's read views need it when it has a readToken. */
+  readonly readToken?: string | undefined;
+}
+
+export function createControllerApi(baseUrl: string, options: ControllerApiOptions = {}): ControllerApi {
+  const timeoutMs = options.timeoutMs ?? 30_000;
+  const auth: Record<string, string> = options.readToken === undefined ? {} : { authorization: `Bearer ${options.readToken}` };
   if (!/^https?:\/\/./.test(baseUrl) || !URL.canParse(baseUrl)) throw new InvalidControllerUrlError(baseUrl);
   const root = baseUrl.replace(/\/+$/, '');
   const dispatcher = new Agent({ connect: { timeout: timeoutMs }, keepAliveTimeout: 4_000 });
@@ -70,7 +81,8 @@ export function createControllerApi(baseUrl: string, timeoutMs = 30_000): Contro
         method,
         headersTimeout: timeoutMs,
         bodyTimeout: timeoutMs,
-        ...(body === undefined ? {} : { body, headers: { 'content-type': 'application/json' } }),
+        headers: body === undefined ? auth : { ...auth, 'content-type': 'application/json' },
+        ...(body === undefined ? {} : { body }),
       });
     } catch (error) {
       const code = (error as { code?: unknown }).code;
@@ -85,6 +97,14 @@ export function createControllerApi(baseUrl: string, timeoutMs = 30_000): Contro
     } catch {
       return null;
     }
+  }
+
+  async function getRollout(): Promise<unknown> {
+    const response = await call('GET', '/v1/rollouts/current');
+    const body = await json(response);
+    if (response.statusCode === 404) return null;
+    if (response.statusCode !== 200) throw new ControllerAnswerError(root, `GET /v1/rollouts/current: ${errorOfBody({ status: response.statusCode, body })}`);
+    return body;
   }
 
   return {
@@ -107,7 +127,7 @@ export function createControllerApi(baseUrl: string, timeoutMs = 30_000): Contro
       return { status: response.statusCode, body: await json(response) };
     },
     async postReport(host, envelope) {
-      const response = await call('POST', `/v1/hosts/${encodeURIComponent(host)}/reports`, envelope);
+      const response = await call('POST', reportsUrlPath(host), envelope);
       return { status: response.statusCode, body: await json(response) };
     },
     async getStatus() {
@@ -122,12 +142,13 @@ export function createControllerApi(baseUrl: string, timeoutMs = 30_000): Contro
       const response = await call('POST', '/v1/rollouts', body);
       return { status: response.statusCode, body: await json(response) };
     },
-    async getRollout() {
-      const response = await call('GET', '/v1/rollouts/current');
-      const body = await json(response);
-      if (response.statusCode === 404) return null;
-      if (response.statusCode !== 200) throw new ControllerAnswerError(root, `GET /v1/rollouts/current: ${errorOfBody({ status: response.statusCode, body })}`);
-      return body;
+    getRollout,
+    async getRolloutView() {
+      const body = await getRollout();
+      if (body === null) return null;
+      const parsed = RolloutViewSchema.safeParse(body);
+      if (!parsed.success) throw new ControllerAnswerError(root, `GET /v1/rollouts/current: ${formatZodIssues(parsed.error)}`);
+      return parsed.data;
     },
     close: () => dispatcher.close(),
   };

@@ -6,7 +6,7 @@ import { parseJson } from '../../shared/json.js';
 import { MANIFEST_MAX_BYTES } from '../../shared/manifest.js';
 import { REPORT_MAX_BYTES } from '../../shared/report.js';
 import { HostNameSchema } from '../../shared/validate.js';
-import { releaseKeys } from '../config.js';
+import { configuredReadToken, releaseKeys } from '../config.js';
 import { EnrollRequestError, EnrollRequestSchema, type EnrollRequest } from '../fleet/decide-enroll.js';
 import type { StatusResponse } from '../fleet/host-status.js';
 import { createRolloutService, type RolloutService } from '../fleet/rollouts.js';
@@ -42,6 +42,7 @@ export async function createController(deps: ControllerDeps): Promise<Controller
   const watch = createManifestWatch();
   let fleet: FleetService;
   let rollouts: RolloutService | null = null;
+  let readToken: string | undefined;
   let advancing = false;
   /** One advance at a time; a report arriving meanwhile is seen by the next tick. */
   const advance = () => {
@@ -55,6 +56,7 @@ export async function createController(deps: ControllerDeps): Promise<Controller
       });
   };
   try {
+    readToken = await configuredReadToken(config);
     await store.ensureLayout();
     const removed = await store.removeLeftovers();
     if (removed > 0) logger.info({ removed }, 'removed temp files left by an interrupted write');
@@ -84,7 +86,7 @@ export async function createController(deps: ControllerDeps): Promise<Controller
   }
   const cacheDir = cacheDirOf(config);
   const rolloutService: RolloutService = rollouts;
-  const views: Views = createViews({ fleet, rollouts: rolloutService, store, readToken: config.readToken, longPolls: () => watch.count(), now });
+  const views: Views = createViews({ fleet, rollouts: rolloutService, store, readToken, longPolls: () => watch.count(), now });
   const ticker = setInterval(advance, config.rolloutTickSeconds * 1000);
   ticker.unref();
 
@@ -183,7 +185,8 @@ export async function createController(deps: ControllerDeps): Promise<Controller
           res.end('ok\n');
           return;
         case 'status':
-          return sendJson(res, { status: 200, body: await status() });
+          if (views.authorized(req, res, url)) sendJson(res, { status: 200, body: await status() });
+          return;
         case 'manifest-get':
           return handleManifestGet(req, res, route.host, url);
         case 'manifest-post':
@@ -195,6 +198,7 @@ export async function createController(deps: ControllerDeps): Promise<Controller
         case 'rollout-post':
           return sendJson(res, await rolloutService.start(await readRolloutRequest(req)));
         case 'rollout-get': {
+          if (!views.authorized(req, res, url)) return;
           const current = await rolloutService.current();
           return current === null ? sendError(res, 404, 'no rollout') : sendJson(res, { status: 200, body: { ...current } });
         }

@@ -1,4 +1,5 @@
 // A rollout for people: one line per wave, with a progress bar on a terminal and plain words otherwise. Pure.
+import { printable } from '../../shared/printable.js';
 import type { WaveProgress } from './advance.js';
 import type { Rollout } from './policy.js';
 
@@ -18,5 +19,6 @@ export function formatRollout(rollout: Rollout, progress: WaveProgress | null, t
     const detail = live === null ? '' : `; pending ${live.pending.join(', ') || '-'}${live.unhealthy.length === 0 ? '' : `; unhealthy ${live.unhealthy.map((u) => `${u.host} (${u.why})`).join(', ')}`}`;
     lines.push(`  ${name.padEnd(8)} ${tty ? `${bar(done, total)} ` : ''}${done}/${total} confirmed, ${state}${detail}`);
   });
-  return `${lines.join('\n')}\n`;
+  // The controller sent every name and reason: each line is escaped on its own, so the newlines between them stay.
+  return `${lines.map(printable).join('\n')}\n`;
 }

@@ -27,7 +27,7 @@ describe('dashboard in headless Chromium', () => {
     await say('web-1', 2, { manifestVersion: 1, phase: 'rolled-back', outcome: 'rolled-back', error: 'health check failed: <http> (500)' });
     await say('web-2', 1, { phase: 'idle', outcome: 'success' });
     for (let i = 0; i < 100; i += 1) {
-      const body = (await http(`${running.url}/v1/rollouts/current`)).json();
+      const body = (await http(`${running.url}/v1/rollouts/current`, { headers: { authorization: 'Bearer dashboard-read-token-1' } })).json();
       if ((body['rollout'] as { state: string }).state === 'halted') break;
       await new Promise((resolve) => setTimeout(resolve, 50));
     }

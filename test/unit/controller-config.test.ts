@@ -1,6 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { ControllerConfigError, parseControllerConfig, parseListen } from '../../controller/config.js';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { configuredReadToken, ControllerConfigError, loadReadToken, parseControllerConfig, parseListen, ReadTokenFileError } from '../../controller/config.js';
 import { formatPublicKey, generateKeyPair } from '../../shared/keys.js';
 
 const KEY = formatPublicKey(generateKeyPair('release-1').public);
@@ -58,6 +61,8 @@ describe('ControllerConfigSchema', () => {
     ['a listen without a port', { trustedReleaseKeys: [KEY], listen: 'localhost' }, /HOST:PORT/],
     ['a wait above 60 seconds', { trustedReleaseKeys: [KEY], maxWaitSeconds: 61 }, /maxWaitSeconds/],
     ['an unknown reports field', { trustedReleaseKeys: [KEY], reports: { keep: 1 } }, /reports/],
+    ['both readToken and readTokenFile', { trustedReleaseKeys: [KEY], readToken: 'a'.repeat(16), readTokenFile: '/run/credentials/read-token' }, /readToken or readTokenFile, not both/],
+    ['a relative readTokenFile', { trustedReleaseKeys: [KEY], readTokenFile: 'read-token' }, /readTokenFile.*absolute/],
   ];
   for (const [name, json, message] of bad) {
     it(`refuses ${name}`, () => {
@@ -70,5 +75,23 @@ describe('ControllerConfigSchema', () => {
   }
   it('accepts a threshold of two with two distinct keys', () => {
     assert.equal(parseControllerConfig({ trustedReleaseKeys: [KEY, KEY2], releaseThreshold: 2 }).releaseThreshold, 2);
+  });
+});
+
+describe('read token files', () => {
+  it('reads the token without its trailing newline, refuses a short one and names a missing file', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'tsdeploy-read-token-'));
+    try {
+      await writeFile(join(dir, 'good'), 'read-token-0123456789\n');
+      await writeFile(join(dir, 'short'), 'short\n');
+      assert.equal(await loadReadToken(join(dir, 'good')), 'read-token-0123456789');
+      assert.equal(await configuredReadToken({ readTokenFile: join(dir, 'good') }), 'read-token-0123456789');
+      assert.equal(await configuredReadToken({ readToken: 'inline-token-0123456' }), 'inline-token-0123456');
+      assert.equal(await configuredReadToken({}), undefined);
+      await assert.rejects(loadReadToken(join(dir, 'short')), (error: unknown) => error instanceof ReadTokenFileError && /16 to 256 characters/.test(error.message));
+      await assert.rejects(loadReadToken(join(dir, 'missing')), (error: unknown) => error instanceof ReadTokenFileError && /missing: cannot read: ENOENT/.test(error.message));
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
