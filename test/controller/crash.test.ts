@@ -11,6 +11,7 @@ import { createFileStore } from '../../controller/storage/store.js';
 import { acceptManifest } from '../../shared/accept.js';
 import { generateKeyPair } from '../../shared/keys.js';
 import { checkEnrollments, enrollers, type AckedEnrollment } from './crash-enroll.js';
+import { startCrashRollout, type CrashHttp } from './crash-rollout.js';
 import { publicText, RELEASE, removeDir, report, signedManifest, signedReport, storePath, tempDir, type KeyPair } from './fixtures.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -66,7 +67,7 @@ describe('crash safety (SIGKILL of a real controller process)', () => {
     configPath = join(stateDir, '..', `${stateDir.split('/').pop() ?? 'x'}.json`);
     await writeFile(
       configPath,
-      JSON.stringify({ listen: '127.0.0.1:0', stateDir, trustedReleaseKeys: [publicText(RELEASE)], reports: { maxLogBytes: 16384, keepRotated: 50 } }),
+      JSON.stringify({ listen: '127.0.0.1:0', stateDir, trustedReleaseKeys: [publicText(RELEASE)], reports: { maxLogBytes: 16384, keepRotated: 50 }, rolloutTickSeconds: 1 }),
     );
   });
   after(async () => {
@@ -81,6 +82,11 @@ describe('crash safety (SIGKILL of a real controller process)', () => {
     await response.body.dump();
     return response.statusCode;
   };
+  const get = async (url: string) => {
+    const response = await request(url, { dispatcher });
+    return { status: response.statusCode, bytes: Buffer.from(await response.body.arrayBuffer()) };
+  };
+  const http: CrashHttp = { post, get };
 
   /** What the restarted controller serves must be what was acknowledged, or the one write in flight after it. */
   let inFlightKept = 0;
@@ -126,7 +132,7 @@ describe('crash safety (SIGKILL of a real controller process)', () => {
     return next;
   }
 
-  it('keeps every acknowledged publish, report and enrollment, whole, across kill -9 and restart', async (t) => {
+  it('keeps every acknowledged publish, report, enrollment and rollout step, whole, across kill -9 and restart', async (t) => {
     let server = await startServer(configPath);
     const store = createFileStore(stateDir, { maxLogBytes: 16384, keepRotated: 50 });
     for (const host of HOSTS) {
@@ -135,6 +141,9 @@ describe('crash safety (SIGKILL of a real controller process)', () => {
       assert.equal(await post(`${server.url}/v1/enroll`, JSON.stringify({ host, publicKey: publicText(pair), token })), 201);
       agents.set(host, pair);
     }
+    // A rollout with held waves runs through every round; its hosts' reports drive it under the same kills.
+    const rollout = await startCrashRollout(stateDir, store, http, server.url);
+    const rolloutAtKill: string[] = [];
     let position = new Map(HOSTS.map((host) => [host, { version: 0, seq: 0 }]));
     for (const [round, killAfter] of KILL_AFTER_ACKS.entries()) {
       let acks = 0;
@@ -177,13 +186,16 @@ describe('crash safety (SIGKILL of a real controller process)', () => {
         ackedEnrollments.push(enrollment);
         ack();
       });
-      loops.push(...enrolling);
+      loops.push(...enrolling, ...rollout.reporters(url, () => stopped, () => undefined));
       await target;
       await kill9(server);
       stopped = true;
       await Promise.all(loops);
       server = await startServer(configPath);
       position = await checkAfterRestart(server.url);
+      const { released, held } = await rollout.check(server.url);
+      assert.ok(held > 0, 'a wave is still held at every kill');
+      rolloutAtKill.push(`${released} served/${held} held`);
     }
     // The restarted controller goes on from exactly where it stands.
     for (const host of HOSTS) {
@@ -193,7 +205,9 @@ describe('crash safety (SIGKILL of a real controller process)', () => {
       assert.ok(pair !== undefined);
       assert.equal(await post(`${server.url}/v1/hosts/${host}/reports`, signedReport(pair.secret, report(host, at.seq + 1))), 202);
     }
+    await rollout.finish(server.url);
     await kill9(server);
+    t.diagnostic(`rollout hosts served/held after each kill: ${rolloutAtKill.join(', ')}`);
     t.diagnostic(`writes in flight at a kill that were kept (durable, not yet acknowledged): ${inFlightKept}`);
     t.diagnostic(`enrollments acknowledged across the kills: ${ackedEnrollments.length}`);
   });
