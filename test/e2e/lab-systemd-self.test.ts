@@ -1,6 +1,6 @@
 // The fleet lab's systemd hosts checked on real systemd and real Nix: PID 1, Restart=always, the agent's systemd
-// health check against the real systemctl, reboots into the boot-default generation, power cuts, signed
-// substitution, and a teardown (also after a killed owner) that leaves nothing behind.
+// health check against the real systemctl, a switch stopping a removed unit, reboots into the boot-default
+// generation, power cuts, signed substitution, and a teardown (also after a killed owner) that leaves nothing behind.
 // Still replaced on these hosts: the kernel (a container shares the machine's; a "kernel" is a file of the
 // system) and the boot loader (a boot entry is a symlink that the host's stage 2 reads).
 import assert from 'node:assert/strict';
@@ -163,6 +163,20 @@ describe('fleet lab systemd hosts (real systemd as PID 1, real Nix; kernel and b
     assert.equal(await lab.infra.httpGet(`http://${other.address}:9100/health`, 1000), null);
     await ok(other, [`${first}/bin/switch-to-configuration`, 'test']);
     assert.equal((await other.httpGet(`${lab.cache.url}/nix-cache-info`))?.status, 200);
+    assert.deepEqual(await lab.infra.httpGet(`http://${other.address}:9100/health`), { status: 200, body: 'sd-v1' });
+  });
+
+  test('on a systemd host a switch stops a unit that the new generation no longer has', async () => {
+    const other = lab.hosts[1];
+    assert.ok(other);
+    const without = await lab.buildSystem('no-service', 'sd-no-service');
+    await ok(other, ['nix-store', '--realise', without]);
+    assert.match(await ok(other, [`${without}/bin/switch-to-configuration`, 'dry-activate']), /would stop the following units: lab-service\.service/);
+    assert.equal((await other.unitState('lab-service.service')).activeState, 'active');
+    await ok(other, [`${without}/bin/switch-to-configuration`, 'test']);
+    assert.equal((await other.unitState('lab-service.service')).activeState, 'inactive');
+    assert.equal(await lab.infra.httpGet(`http://${other.address}:9100/health`, 1000), null);
+    await ok(other, [`${first}/bin/switch-to-configuration`, 'test']);
     assert.deepEqual(await lab.infra.httpGet(`http://${other.address}:9100/health`), { status: 200, body: 'sd-v1' });
   });
 

@@ -3,7 +3,8 @@ import { runCommand } from '../../shared/command.js';
 import { isStorePath } from '../../shared/validate.js';
 import { InvalidSystemError, SERVICE_PORT, SYSTEM_VARIANTS, type SystemOptions, type SystemVariant, buildSystemPath } from './systems.js';
 
-export type SystemdSystemVariant = 'good' | 'broken' | 'unhealthy' | 'network-breaking' | 'new-kernel' | 'agent-unit-change' | 'large';
+/** `no-service` lacks lab-service.service: switching to it must stop the unit, as NixOS stops a removed unit. */
+export type SystemdSystemVariant = 'good' | 'broken' | 'unhealthy' | 'network-breaking' | 'new-kernel' | 'agent-unit-change' | 'large' | 'no-service';
 
 export const SYSTEMD_SYSTEM_VARIANTS: readonly SystemdSystemVariant[] = [
   'good',
@@ -13,6 +14,7 @@ export const SYSTEMD_SYSTEM_VARIANTS: readonly SystemdSystemVariant[] = [
   'new-kernel',
   'agent-unit-change',
   'large',
+  'no-service',
 ];
 
 export const SYSTEMD_SYSTEM_NIX = new URL('./systems/systemd-system.nix', import.meta.url).pathname;

@@ -1,7 +1,7 @@
 # A NixOS-shaped lab system for the lab's systemd hosts: its units live in etc/systemd/system, as on NixOS,
 # and its switch-to-configuration drives the host's real systemd. Built from /bin/sh derivations, no nixpkgs.
 {
-  variant ? "good",           # good | broken | unhealthy | network-breaking | new-kernel | agent-unit-change | large
+  variant ? "good",           # good | broken | unhealthy | network-breaking | new-kernel | agent-unit-change | large | no-service
   label,                      # makes every build a distinct store path; shown by nixos-version and /health
   kernelVersion ? "6.1.0-lab",# "new-kernel" systems get another one: a reboot is what starts it
   node ? "/usr/bin/node",     # the machine's node, bind-mounted into every systemd host at the same path
@@ -93,8 +93,10 @@ sh "nixos-system-${variant}-${label}${if signer == "cache" then "" else "-${sign
   ln -s ${kernel}/lib/modules $out/kernel-modules
   ln -s ${service} $out/sw
   ${if variant == "large" then "ln -s ${blob} $out/blob" else ""}
-  ln -s ${serviceUnit} $units/lab-service.service
-  ln -s ../lab-service.service $units/multi-user.target.wants/lab-service.service
+  ${if variant == "no-service" then "" else ''
+    ln -s ${serviceUnit} $units/lab-service.service
+    ln -s ../lab-service.service $units/multi-user.target.wants/lab-service.service
+  ''}
   ${if agentUnit == "" then "" else ''
     ln -s ${agent} $units/tsdeploy-agent.service
     ln -s ../tsdeploy-agent.service $units/multi-user.target.wants/tsdeploy-agent.service
