@@ -32,6 +32,9 @@ let
 
   distinctKeys = lib.length (lib.unique cfg.settings.trustedReleaseKeys);
 
+  # Where systemd puts the read token: readable by this unit only, never in the store.
+  readTokenCredential = "/run/credentials/tsdeploy-controller.service/read-token";
+
   renamed =
     name: lib.mkRenamedOptionModule [ "services" "tsdeploy-controller" name ] [ "services" "tsdeploy-controller" "settings" name ];
 
@@ -97,6 +100,18 @@ in
       };
     };
 
+    readTokenFile = mkOption {
+      type = types.nullOr types.str;
+      default = null;
+      example = "/var/lib/tsdeploy-controller-read-token";
+      description = ''
+        A file outside the Nix store holding the read token (16 to 256 characters) that the dashboard,
+        `/metrics`, `/v1/status` and `/v1/rollouts/current` then require (`Authorization: Bearer …`).
+        It reaches the controller as a systemd credential (`LoadCredential`), so its contents never enter
+        the store, unlike `settings.readToken`. The unit does not start while the file is missing.
+      '';
+    };
+
     openFirewall = mkOption {
       type = types.bool;
       default = false;
@@ -118,13 +133,19 @@ in
         The controller's JSON config (see the README), written to `/etc/tsdeploy/controller.json` and
         checked with `tsdeploy-controller check-config` when the system is built. The common fields are
         typed options; any other field (`heartbeatSeconds`, `silentAfterHeartbeats`, `maxWaitSeconds`,
-        `reports`, `cacheDir`, `logLevel`) may be set too.
+        `rolloutTickSeconds`, `reports`, `cacheDir`, `logLevel`) may be set too. Set the read token with
+        `readTokenFile`, not `settings.readToken`: this file is in the store.
       '';
     };
   };
 
   config = lib.mkIf cfg.enable {
-    services.tsdeploy-controller.settings = { inherit listen; };
+    services.tsdeploy-controller.settings = {
+      inherit listen;
+      readTokenFile = lib.mkIf (cfg.readTokenFile != null) readTokenCredential;
+    };
+
+    warnings = lib.optional (cfg.settings ? readToken) "services.tsdeploy-controller.settings.readToken is written to the Nix store, which every local user can read: set services.tsdeploy-controller.readTokenFile instead.";
 
     assertions = [
       {
@@ -139,6 +160,12 @@ in
         assertion =
           lib.hasPrefix "/var/lib/" cfg.settings.stateDir && stateDirName != "" && !lib.hasInfix ".." cfg.settings.stateDir;
         message = "services.tsdeploy-controller.settings.stateDir must be a directory under /var/lib (the unit uses DynamicUser and StateDirectory).";
+      }
+      {
+        assertion =
+          cfg.readTokenFile == null
+          || (lib.hasPrefix "/" cfg.readTokenFile && !lib.hasPrefix "${builtins.storeDir}/" cfg.readTokenFile);
+        message = "services.tsdeploy-controller.readTokenFile must be an absolute path outside the Nix store (a secret in the store is readable by every user).";
       }
       {
         assertion = cfg.listen.port >= 1024;
@@ -203,6 +230,9 @@ in
           "~@resources"
         ];
         UMask = "0077";
+      }
+      // lib.optionalAttrs (cfg.readTokenFile != null) {
+        LoadCredential = [ "read-token:${cfg.readTokenFile}" ];
       };
     };
   };

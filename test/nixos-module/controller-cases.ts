@@ -52,6 +52,8 @@ describe('NixOS module services.tsdeploy-controller (nixpkgs lib; NixOS options 
     ['a releaseThreshold above the distinct keys', { releaseThreshold: 2 }, {}, /releaseThreshold is 2, but trustedReleaseKeys has only 1/],
     ['a state directory outside /var/lib', { stateDir: '/srv/tsdeploy' }, {}, /stateDir must be a directory under \/var\/lib/],
     ['a port below 1024', {}, { listen: { port: 80 } }, /listen\.port must be 1024 or above/],
+    ['a read token file in the Nix store', {}, { readTokenFile: '/nix/store/00000000000000000000000000000000-token' }, /readTokenFile must be an absolute path outside the Nix store/],
+    ['a relative read token file', {}, { readTokenFile: 'read-token' }, /readTokenFile must be an absolute path outside the Nix store/],
   ];
   for (const [what, settings, controller, message] of refused) {
     it(`fails an assertion for ${what}`, { skip }, async () => {
@@ -75,6 +77,27 @@ describe('NixOS module services.tsdeploy-controller (nixpkgs lib; NixOS options 
       assert.match(error.stderr, /settings\.listen' is read-only/);
       return true;
     });
+  });
+
+  it('passes readTokenFile as a systemd credential, never through the store, and warns about settings.readToken', { skip }, async () => {
+    const host = controllerHost({}, { readTokenFile: '/var/lib/tsdeploy-controller-read-token' });
+    const summary = await evaluateHost(host);
+    assert.deepEqual(summary.failedAssertions, []);
+    assert.deepEqual(summary.warnings, []);
+    const service = sectionLines(unitText(summary, 'tsdeploy-controller.service'), 'Service');
+    assert.ok(service.includes('LoadCredential=read-token:/var/lib/tsdeploy-controller-read-token'));
+    assert.ok(!service.some((line) => line.startsWith('SetCredential=')), 'no fallback: the read views never open up because the file is missing');
+    const config = parseControllerConfig(await evaluate('controllerConfigUnchecked', host));
+    assert.equal(config.readTokenFile, '/run/credentials/tsdeploy-controller.service/read-token');
+    assert.equal(config.readToken, undefined);
+    const checked = JSON.parse(await readFile(await build('controllerConfig', host), 'utf8')) as Record<string, unknown>;
+    assert.equal(checked['readTokenFile'], '/run/credentials/tsdeploy-controller.service/read-token', 'the real check-config accepts it');
+
+    const without = await evaluateHost(controllerHost());
+    assert.ok(!sectionLines(unitText(without, 'tsdeploy-controller.service'), 'Service').some((line) => line.startsWith('LoadCredential=')));
+    assert.equal(parseControllerConfig(await evaluate('controllerConfigUnchecked', controllerHost())).readTokenFile, undefined);
+    const inline = await evaluateHost(controllerHost({ readToken: 'inline-read-token-0123' }));
+    assert.match(inline.warnings.join('\n'), /settings\.readToken is written to the Nix store.*set services\.tsdeploy-controller\.readTokenFile instead/);
   });
 
   it('keeps the old top-level options as renamed aliases of settings, with a warning', { skip }, async () => {
