@@ -1,8 +1,9 @@
-// The config's reboot settings (`reboot`, `maintenanceWindow`, `rebootDelay`) and the core's policy made from them.
+// The config's windows and reboot settings (`reboot`, `maintenanceWindow`, `rebootDelay`, `activationWindow`) and the
+// core's policies made from them.
 import { parse as parseCron, validate as validateCron } from 'node-cron';
 import { z } from 'zod';
 import { InvalidDurationError, parseDuration } from '../shared/duration.js';
-import { nextTick, type CronFields } from './core/maintenance-window.js';
+import { nextTick, type CronFields, type WindowSpec } from './core/maintenance-window.js';
 import { NO_REBOOTS, type RebootPolicy } from './core/reboot-gate.js';
 
 /** Longest maintenance window and reboot delay: a week. */
@@ -53,7 +54,7 @@ export const MaintenanceWindowSchema = z
   })
   .strict();
 
-/** The fields AgentConfigSchema spreads in. */
+/** The fields AgentConfigSchema spreads in: the reboot settings and the activation window. */
 export const REBOOT_CONFIG_FIELDS = {
   /** `when-needed`: a switch whose kernel, initrd or kernel modules differ from the booted system's is deployed by a reboot. */
   reboot: z.enum(['never', 'when-needed']).default('never'),
@@ -61,6 +62,8 @@ export const REBOOT_CONFIG_FIELDS = {
   maintenanceWindow: MaintenanceWindowSchema.optional(),
   /** Up to this long a random delay into the window, so a fleet does not reboot at once, e.g. "10m". */
   rebootDelay: DurationTextSchema(true).default('0s'),
+  /** When a realised `switch` or `test` may run on the host (same shape as `maintenanceWindow`); at once when absent. */
+  activationWindow: MaintenanceWindowSchema.optional(),
 };
 
 export interface RebootConfig {
@@ -72,9 +75,25 @@ export interface RebootConfig {
 /** A window expression that passed no validation reached the policy: never taken for "any time". */
 export class InvalidMaintenanceWindowError extends Error {
   override name = 'InvalidMaintenanceWindowError' as const;
-  constructor(readonly schedule: string) {
-    super(`maintenanceWindow.schedule "${schedule}" is not a cron expression the window can follow`);
+  constructor(
+    readonly schedule: string,
+    readonly field: 'maintenanceWindow' | 'activationWindow' = 'maintenanceWindow',
+  ) {
+    super(`${field}.schedule "${schedule}" is not a cron expression the window can follow`);
   }
+}
+
+type WindowText = NonNullable<RebootConfig['maintenanceWindow']>;
+
+function windowSpecOf(window: WindowText, field: 'maintenanceWindow' | 'activationWindow'): WindowSpec {
+  const fields = cronFields(window.schedule);
+  if (fields === null) throw new InvalidMaintenanceWindowError(window.schedule, field);
+  return { fields, durationMs: parseDuration(window.duration) };
+}
+
+/** The core's activation window from a validated config; null (activations run at once) when none is set. */
+export function activationWindowOf(config: { readonly activationWindow?: WindowText | undefined }): WindowSpec | null {
+  return config.activationWindow === undefined ? null : windowSpecOf(config.activationWindow, 'activationWindow');
 }
 
 /** The core's policy from a validated config. */
@@ -82,7 +101,5 @@ export function rebootPolicyOf(config: RebootConfig): RebootPolicy {
   if (config.reboot === 'never') return NO_REBOOTS;
   const window = config.maintenanceWindow;
   if (window === undefined) return { mode: config.reboot, window: null, delayMs: toMs(config.rebootDelay) };
-  const fields = cronFields(window.schedule);
-  if (fields === null) throw new InvalidMaintenanceWindowError(window.schedule);
-  return { mode: config.reboot, window: { fields, durationMs: parseDuration(window.duration) }, delayMs: toMs(config.rebootDelay) };
+  return { mode: config.reboot, window: windowSpecOf(window, 'maintenanceWindow'), delayMs: toMs(config.rebootDelay) };
 }

@@ -21,6 +21,7 @@ export const PhaseSchema = z.enum([
   'activating',
   'checking-health',
   'staging-boot',
+  'awaiting-window',
   'awaiting-reboot',
   'rebooting',
   'confirmed',
@@ -103,6 +104,15 @@ export const RebootReportSchema = z
   .strict();
 export type RebootReport = z.infer<typeof RebootReportSchema>;
 
+/** A realised `switch` or `test` held until the agent's `activationWindow` opens. */
+export const ActivationWindowReportSchema = z
+  .object({
+    /** When the window opens next and the activation runs; null when the expression never ticks again. */
+    opensAt: z.iso.datetime({ offset: true }).nullable(),
+  })
+  .strict();
+export type ActivationWindowReport = z.infer<typeof ActivationWindowReportSchema>;
+
 export const ReportSchema = z
   .object({
     host: HostNameSchema,
@@ -127,6 +137,8 @@ export const ReportSchema = z
     reboot: RebootReportSchema.optional(),
     /** What a `dry-activate` said it would change (its last lines, bounded); absent otherwise and from older agents. */
     activationOutput: z.string().max(ACTIVATION_OUTPUT_MAX_CHARS).optional(),
+    /** While the phase is `awaiting-window`: when the activation window opens. Absent otherwise (and from older agents). */
+    activationWindow: ActivationWindowReportSchema.optional(),
   })
   .strict();
 export type Report = z.infer<typeof ReportSchema>;

@@ -1,7 +1,7 @@
 // The journal's shape: what the agent records before every side effect, so a crash can resume. No I/O.
 import { z } from 'zod';
 import { ActivationSchema } from '../../shared/manifest.js';
-import { ACTIVATION_OUTPUT_MAX_CHARS, HealthResultSchema, PhaseSchema } from '../../shared/report.js';
+import { ACTIVATION_OUTPUT_MAX_CHARS, ActivationWindowReportSchema, HealthResultSchema, PhaseSchema } from '../../shared/report.js';
 import { RebootStateSchema } from './reboot-state.js';
 import { StorePathSchema } from '../../shared/validate.js';
 
@@ -47,6 +47,8 @@ export const DeploymentSchema = z
     reboot: RebootStateSchema.optional(),
     /** What a `dry-activate` said it would change (its last lines, bounded), carried in every report about it. */
     activationOutput: z.string().max(ACTIVATION_OUTPUT_MAX_CHARS).optional(),
+    /** Set while a realised `switch` or `test` waits in `awaiting-window` for the config's `activationWindow`. */
+    activationWindow: ActivationWindowReportSchema.optional(),
     /** Times the agent resumed this deployment after a crash; bounded so a crash loop ends. */
     resumes: z.number().int().nonnegative(),
     startedAt: z.string(),

@@ -1,6 +1,7 @@
 // The agent's next-step decision: a pure function of (journal, event, now, policy). No I/O.
 import type { Manifest } from '../../shared/manifest.js';
 import { boundActivationOutput } from './activation-output.js';
+import { holdRealised, windowResume } from './activation-window.js';
 import { judgeUnhealthy, type ProbeResult } from './controller-outage.js';
 import { recordGenerations } from './generations.js';
 import type { HealthResult } from '../../shared/report.js';
@@ -13,6 +14,7 @@ import {
   type Effect,
 } from './effects.js';
 import type { Deployment, DeploymentPhase, Journal, Previous } from './journal.js';
+import type { WindowSpec } from './maintenance-window.js';
 import { operatorRollback, profileAlreadySet, type Observation } from './operator-rollback.js';
 import { preflightVerdict, type PreflightMeasure } from './preflight.js';
 import { bootBeforeProbation, probationResume, probationStep } from './probation.js';
@@ -38,6 +40,8 @@ export interface Policy {
   readonly probation?: boolean;
   /** `reboot: "when-needed"`: a switch that changes the kernel, initrd or modules is deployed by a reboot. */
   readonly reboot?: RebootPolicy;
+  /** `activationWindow`: a realised `switch` or `test` runs only inside it; absent or null: at once. */
+  readonly activationWindow?: WindowSpec | null;
 }
 
 export type Event =
@@ -159,6 +163,9 @@ function decide(journal: Journal, event: Event, now: Date, policy: Policy): Step
 
   switch (event.type) {
     case 'resume': {
+      if (deployment.phase === 'awaiting-window') {
+        return windowResume(journal, { ...deployment, ...bootBeforeProbation(deployment, event.observed) }, now, policy.activationWindow ?? null);
+      }
       const resumes = deployment.resumes + 1;
       if (resumes > policy.maxResumes && deployment.phase !== 'rolling-back') {
         return failOrRollBack(
@@ -195,6 +202,8 @@ function decide(journal: Journal, event: Event, now: Date, policy: Policy): Step
       return ended(journal, at('failed', { reason: event.error }));
     case 'realised': {
       const next = at('realised', { previous: event.previous, ...(event.bootId === undefined || deployment.probation !== true ? {} : { bootId: event.bootId }) });
+      const held = holdRealised(journal, next, now, policy.activationWindow ?? null);
+      if (held !== null) return held;
       return { journal: withDeployment(journal, next), effect: effectFor(next, false) };
     }
     case 'profile-set': {

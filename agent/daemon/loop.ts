@@ -12,6 +12,10 @@ import { agentUnitChanged } from './self-restart.js';
 import { readBootFiles } from '../adapters/boot-files.js';
 import { rebootNeeded } from '../core/reboot.js';
 import { rebootCheckDelayMs } from '../core/reboot-gate.js';
+import { windowCheckDelayMs } from '../core/activation-window.js';
+
+/** The sooner of two delays, either of which may be absent (null). */
+const sooner = (a: number | null, b: number | null): number | null => (a === null ? b : b === null ? a : Math.min(a, b));
 
 /** Runs until `stop` aborts, or until a confirmed switch replaced the agent's own unit (systemd restarts it). */
 export async function runDaemon(config: AgentConfig, log: Logger, stop: AbortSignal, afterPersist?: (journal: Journal) => Promise<void>): Promise<number> {
@@ -50,10 +54,12 @@ export async function runDaemon(config: AgentConfig, log: Logger, stop: AbortSig
     await runtime.agent.resume();
     while (!stop.aborted) {
       enroll();
-      // A reboot waiting for its window or delay is looked at again when that ends, not a whole long-poll later.
-      const rebootCheck = rebootCheckDelayMs(await runtime.agent.journal(), new Date());
+      // A reboot waiting for its window or delay, or an activation held for its window, is looked at again when
+      // that ends, not a whole long-poll (or a poll.cron tick) later.
+      const journal = await runtime.agent.journal();
+      const check = sooner(rebootCheckDelayMs(journal, new Date()), windowCheckDelayMs(journal, new Date()));
       const longPoll = runtime.source.kind === 'http' ? config.poll.waitSeconds : 0;
-      const wait = rebootCheck === null ? longPoll : Math.min(longPoll, Math.ceil(rebootCheck / 1000));
+      const wait = check === null ? longPoll : Math.min(longPoll, Math.ceil(check / 1000));
       const started = Date.now();
       let quick = true;
       try {
@@ -77,7 +83,7 @@ export async function runDaemon(config: AgentConfig, log: Logger, stop: AbortSig
       } catch (error) {
         log.warn({ host: config.host, err: errorMessage(error) }, 'poll failed');
       }
-      if (quick) await waitForNextPoll(config, rebootCheck === null ? pollDelayMs(config) : Math.min(pollDelayMs(config), rebootCheck), stop);
+      if (quick) await waitForNextPoll(config, pollDelayMs(config), stop, check);
     }
     return EXIT.ok;
   } finally {

@@ -7,8 +7,14 @@ export function pollDelayMs(config: AgentConfig, random: () => number = Math.ran
   return (config.poll.intervalSeconds + random() * config.poll.jitterSeconds) * 1000;
 }
 
-/** Resolves at the next cron tick, or after `fallbackMs` when no cron expression is set. */
-export function waitForNextPoll(config: AgentConfig, fallbackMs: number, stop: AbortSignal): Promise<void> {
+/** setTimeout's longest delay (about 24.8 days); a longer one would fire at once. */
+const MAX_TIMER_MS = 2_147_483_647;
+
+/**
+ * Resolves at the next cron tick, or after `fallbackMs` when no cron expression is set; in either case no later
+ * than `wakeWithinMs` when given (a reboot or an activation that waits for its window to open).
+ */
+export function waitForNextPoll(config: AgentConfig, fallbackMs: number, stop: AbortSignal, wakeWithinMs: number | null = null): Promise<void> {
   return new Promise((resolve) => {
     const cronExpression = config.poll.cron;
     let timer: NodeJS.Timeout | undefined;
@@ -20,12 +26,13 @@ export function waitForNextPoll(config: AgentConfig, fallbackMs: number, stop: A
       resolve();
     };
     stop.addEventListener('abort', done, { once: true });
-    if (cronExpression !== undefined && validate(cronExpression)) {
+    const cron = cronExpression !== undefined && validate(cronExpression);
+    if (cron) {
       const scheduled = schedule(cronExpression, done);
       task = { stop: () => void scheduled.stop() };
-    } else {
-      timer = setTimeout(done, fallbackMs);
     }
+    const timeout = cron ? wakeWithinMs : wakeWithinMs === null ? fallbackMs : Math.min(fallbackMs, wakeWithinMs);
+    if (timeout !== null) timer = setTimeout(done, Math.min(Math.max(timeout, 0), MAX_TIMER_MS));
   });
 }
 

@@ -43,6 +43,14 @@ describe('check-config', () => {
     assert.ok(problems.some((line) => /a "controller" check needs an http\(s\) source/.test(line)));
   });
 
+  it('tsdeploy-agent names activationWindow.schedule in one line for a bad cron expression', async () => {
+    const file = join(work, 'agent-window.json');
+    await writeFile(file, JSON.stringify({ host: 'web-1', source: 'http://10.0.0.1:8080', trustedKeys: [key], activationWindow: { schedule: '61 * * * *', duration: '1h' } }));
+    const run = await runProgram('tsdeploy-agent', ['check-config', file]);
+    assert.equal(run.code, 1);
+    assert.deepEqual(run.stderr.split('\n').filter((line) => line.startsWith('  - ')), ['  - activationWindow.schedule: not a cron expression the window can follow: "61 * * * *" (L and # are not supported)']);
+  });
+
   it('tsdeploy-controller lists a release threshold above the keys and short request timeouts with bad fields', async () => {
     const file = join(work, 'controller.json');
     await writeFile(
