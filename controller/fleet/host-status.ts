@@ -1,13 +1,14 @@
 // Fleet status as a pure function of what is stored: one row per host and its deployment state.
 import { z } from 'zod';
 import { ActivationSchema } from '../../shared/manifest.js';
-import { ACTIVATION_OUTPUT_MAX_CHARS, HealthResultSchema, HostFactsSchema, OutcomeSchema, PhaseSchema, RealiseProgressSchema, RebootReportSchema, type Report } from '../../shared/report.js';
+import { ACTIVATION_OUTPUT_MAX_CHARS, ActivationWindowReportSchema, HealthResultSchema, HostFactsSchema, OutcomeSchema, PhaseSchema, RealiseProgressSchema, RebootReportSchema, type Report } from '../../shared/report.js';
 import { HostNameSchema } from '../../shared/validate.js';
 import { EnrollmentStatusSchema, type EnrollmentStatus } from '../storage/records.js';
 
 export const HostStateSchema = z.enum([
   'in-sync',
   'awaiting-reboot',
+  'awaiting-window',
   'dry-activated',
   'deploying',
   'failed',
@@ -44,6 +45,8 @@ export const HostStatusSchema = z
     reboot: RebootReportSchema.nullable().optional(),
     /** What the host's last `dry-activate` said it would change; null when it has not reported one. */
     activationOutput: z.string().max(ACTIVATION_OUTPUT_MAX_CHARS).nullable().optional(),
+    /** While the host holds its activation for its `activationWindow`: when the window opens. */
+    activationWindow: ActivationWindowReportSchema.nullable().optional(),
   })
   .strict();
 export type HostStatus = z.infer<typeof HostStatusSchema>;
@@ -71,7 +74,8 @@ export interface StateInput {
  * The rules, in order: no report → never-seen; no report for N heartbeats → silent; the desired
  * version rolled back → rolled-back; it failed or was rejected → failed; running the desired path
  * with success (or confirmed/idle) → in-sync; a `boot` or `dry-activate` manifest confirmed but not
- * running, or an agent waiting for its reboot window → awaiting-reboot, or dry-activated; anything else → deploying. An outcome about an
+ * running, or an agent waiting for its reboot window → awaiting-reboot, or dry-activated; an agent holding a realised
+ * switch or test for its activation window → awaiting-window; anything else → deploying. An outcome about an
  * older version than the desired one counts as deploying: the agent has not caught up yet.
  */
 export function hostState(input: StateInput): HostState {
@@ -82,6 +86,7 @@ export function hostState(input: StateInput): HostState {
   if (aboutDesired && report.outcome === 'rolled-back') return 'rolled-back';
   if (aboutDesired && (report.outcome === 'failure' || report.outcome === 'rejected')) return 'failed';
   if (aboutDesired && report.phase === 'awaiting-reboot') return 'awaiting-reboot';
+  if (aboutDesired && report.phase === 'awaiting-window') return 'awaiting-window';
   const settled = report.outcome === 'success' || report.phase === 'confirmed' || report.phase === 'idle';
   if (desired === null) return settled ? 'in-sync' : 'deploying';
   if (report.currentSystem === desired.storePath && settled) return 'in-sync';
@@ -121,5 +126,6 @@ export function buildHostStatus(inputs: HostInputs, now: Date, silentAfterMs: nu
     progress: report?.progress ?? null,
     reboot: report?.reboot ?? null,
     activationOutput: report?.activationOutput ?? null,
+    activationWindow: report?.activationWindow ?? null,
   };
 }

@@ -34,9 +34,19 @@ function current(host: HostStatus): string {
   return shortPath(host.current);
 }
 
-function note(host: HostStatus): string {
+/** What a host that waits says of it when it reports no error. */
+function waitNote(host: HostStatus): string {
   // A dry activation's note is what it would change: its first line here, all of it in --json.
-  const text = host.error ?? (host.state === 'dry-activated' ? (host.activationOutput ?? '') : '');
+  if (host.state === 'dry-activated') return host.activationOutput ?? '';
+  if (host.state === 'awaiting-window') {
+    const opensAt = host.activationWindow?.opensAt ?? null;
+    return opensAt === null ? 'activation held: its window never opens again' : `activation held until its window opens at ${opensAt}`;
+  }
+  return '';
+}
+
+function note(host: HostStatus): string {
+  const text = host.error ?? waitNote(host);
   const line = text.split('\n')[0] ?? '';
   return line.length > 80 ? `${line.slice(0, 79)}…` : line;
 }

@@ -1,7 +1,7 @@
 // The controller's Prometheus metrics (prom-client): what a fleet dashboard or an alert needs.
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 
-export const HOST_STATES = ['in-sync', 'awaiting-reboot', 'dry-activated', 'deploying', 'failed', 'rolled-back', 'silent', 'never-seen'] as const;
+export const HOST_STATES = ['in-sync', 'awaiting-reboot', 'awaiting-window', 'dry-activated', 'deploying', 'failed', 'rolled-back', 'silent', 'never-seen'] as const;
 
 /** A point-in-time view the gauges are read from at scrape time. */
 export interface FleetSnapshot {

@@ -57,6 +57,8 @@ describe('hostState', () => {
     ['nothing desired and a rollback is rolled-back', null, report('rolled-back', 'rolled-back', A, 2), secondsAgo(5), 'rolled-back'],
     ['a switch waiting for its reboot window is awaiting-reboot', desired, report('awaiting-reboot', 'in-progress', A, 4), secondsAgo(5), 'awaiting-reboot'],
     ['an older version waiting for its reboot while a newer is desired is deploying', desired, report('awaiting-reboot', 'in-progress', A, 3), secondsAgo(5), 'deploying'],
+    ['a switch held for its activation window is awaiting-window', desired, report('awaiting-window', 'in-progress', A, 4), secondsAgo(5), 'awaiting-window'],
+    ['an older version held for its window while a newer is desired is deploying', desired, report('awaiting-window', 'in-progress', A, 3), secondsAgo(5), 'deploying'],
     ['a host rebooting into the desired version is deploying', desired, report('rebooting', 'in-progress', A, 4), secondsAgo(5), 'deploying'],
   ];
   for (const [name, want, last, lastSeen, expected] of cases) {
@@ -78,5 +80,14 @@ describe('host status row', () => {
     const plain = buildHostStatus({ ...inputs, report: report('confirmed', 'success', B, 4) }, NOW, SILENT_MS);
     assert.equal(plain.progress, null);
     assert.equal(plain.reboot, null);
+  });
+
+  it('passes the activation window\'s opening through while the host holds its activation, and null otherwise', () => {
+    const inputs = { host: 'web-1', enrolled: 'enrolled' as const, desired, lastSeen: secondsAgo(5) };
+    const activationWindow = { opensAt: '2026-01-01T13:00:00.000Z' };
+    const row = buildHostStatus({ ...inputs, report: { ...report('awaiting-window', 'in-progress', A, 4), activationWindow } }, NOW, SILENT_MS);
+    assert.equal(row.state, 'awaiting-window');
+    assert.deepEqual(row.activationWindow, activationWindow);
+    assert.equal(buildHostStatus({ ...inputs, report: report('confirmed', 'success', B, 4) }, NOW, SILENT_MS).activationWindow, null);
   });
 });

@@ -76,6 +76,10 @@ describe('status table', () => {
     assert.match(text, /dry-activated .*would start the following units: nginx\.service$/m);
     assert.doesNotMatch(text, /sshd/);
   });
+  it('says when the activation window opens for a host that holds its activation', () => {
+    const held = row({ state: 'awaiting-window', phase: 'awaiting-window', outcome: 'in-progress', health: [], error: null, activationWindow: { opensAt: '2026-01-01T13:00:00.000Z' } });
+    assert.match(formatStatusTable({ hosts: [held] }, now), /awaiting-window .*activation held until its window opens at 2026-01-01T13:00:00\.000Z$/m);
+  });
   it('says so when there are no hosts', () => {
     assert.match(formatStatusTable({ hosts: [] }, now), /no hosts yet/);
   });
