@@ -2,6 +2,7 @@
 // terminal) and `--json` with a `rollout` field; with a readToken, `--read-token-file` for status and rollout status.
 import assert from 'node:assert/strict';
 import { writeFile } from 'node:fs/promises';
+import { ReadTokenFileError } from '../../controller/config.js';
 import { writeKeyPair } from '../../shared/keys.js';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -86,6 +87,19 @@ describe('status with a rollout (no read token)', () => {
     assert.equal(run.code, 0, run.stderr);
     assert.equal(run.stdout, 'rollout r1: running\n  canary   1/1 confirmed, out; pending -\n  wave 1   0/3 confirmed, held\n');
   });
+});
+
+it('refuses to start a controller whose readTokenFile is missing, naming the file (the read views never open up)', async () => {
+  const dir = await tempDir('status-token-missing');
+  try {
+    await assert.rejects(startController({ stateDir: dir, config: { readTokenFile: join(dir, 'nope') } }), (error: unknown) => {
+      assert.ok(error instanceof ReadTokenFileError);
+      assert.equal(error.message, `read token file ${join(dir, 'nope')}: cannot read: ENOENT`);
+      return true;
+    });
+  } finally {
+    await removeDir(dir);
+  }
 });
 
 describe('status and rollout status against a controller with a readTokenFile', () => {
