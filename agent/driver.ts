@@ -13,6 +13,7 @@ import { awaitingReboot, rebootReport, rebootWaitChanged } from './core/reboot-g
 import { windowReport } from './core/activation-window.js';
 import { announce, isTerminal, step, type Event, type Observation, type Policy, type StepResult } from './core/step.js';
 import { createPerformer } from './perform-effect.js';
+import { watchOverruns } from './activation-overrun.js';
 import { tidyGenerations } from './tidy-generations.js';
 import type { Clock, FetchResult, HealthProbe, HostProbe, JournalStore, ManifestSource, NetworkProbe, Nix, RealiseProgressPort, RebootPort, ReportSink } from './ports.js';
 import { activationWindowOf, rebootPolicyOf } from './reboot-config.js';
@@ -90,6 +91,7 @@ export function createAgent(deps: AgentDeps): Agent {
     const progress = extra.progress ?? (phase === 'realising' && deployment !== null ? deps.progress?.current(deployment.storePath) : null) ?? null;
     const reboot = rebootReport(deployment);
     const activationWindow = windowReport(deployment);
+    const activationOverrun = overruns.current();
     const profile = await nix.readProfile(config.profile);
     const version = deployment?.version || journal.lastAccepted?.version || null;
     await deps.reports.enqueue({
@@ -109,6 +111,7 @@ export function createAgent(deps: AgentDeps): Agent {
       ...(progress === null ? {} : { progress }),
       ...(reboot === undefined ? {} : { reboot }),
       ...(activationWindow === undefined ? {} : { activationWindow }),
+      ...(activationOverrun === null ? {} : { activationOverrun }),
       ...(deployment?.activationOutput === undefined ? {} : { activationOutput: deployment.activationOutput }),
     });
     void flushReports().catch((error: unknown) => log.warn({ err: errorMessage(error) }, 'report delivery failed'));
@@ -156,16 +159,18 @@ export function createAgent(deps: AgentDeps): Agent {
     bootId: (await deps.host.bootId?.()) ?? null,
   });
 
-  /** A progress report while the closure is fetched (a heartbeat: the phase did not change). */
-  const reportProgress = async (progress: RealiseProgress): Promise<void> => {
+  /** A heartbeat between phase changes: realise progress while the closure is fetched, or an activation overrun. */
+  const reportProgress = async (progress?: RealiseProgress): Promise<void> => {
     try {
-      await report(await deps.journal.read(), { kind: 'heartbeat', progress });
+      await report(await deps.journal.read(), { kind: 'heartbeat', ...(progress === undefined ? {} : { progress }) });
     } catch (error) {
       log.warn({ host: config.host, err: errorMessage(error) }, 'progress report failed');
     }
   };
 
-  const perform = createPerformer(deps, { gcRoot, healthWindow, reportProgress });
+  /** An activation past its time limit is reported at once, and by every report until the effect ends. */
+  const overruns = watchOverruns(nix, () => void reportProgress());
+  const perform = createPerformer({ ...deps, nix: overruns.nix }, { gcRoot, healthWindow, reportProgress });
 
   /** Persists, performs and steps until the deployment reaches a terminal phase. */
   const drive = async (start: StepResult): Promise<Journal> => {
@@ -174,7 +179,7 @@ export function createAgent(deps: AgentDeps): Agent {
     while (effect !== null) {
       const announced = announce(journal, effect, clock.now());
       await persist(announced, journal);
-      const event = await perform(effect);
+      const event = await perform(effect).finally(() => overruns.clear());
       // During a shutdown an effect's result means nothing (checks fail, systemd refuses jobs): never journaled.
       while (await deps.host.shuttingDown?.()) await clock.sleep(60_000);
       const next = step(announced, event, clock.now(), policy);

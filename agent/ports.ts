@@ -1,6 +1,6 @@
 // The narrow interfaces the driver works through; adapters/ implements them, tests fake them.
 import type { Activation } from '../shared/manifest.js';
-import type { HealthResult, HostFacts, Inhibitor, RealiseProgress, Report } from '../shared/report.js';
+import type { ActivationOverrun, HealthResult, HostFacts, Inhibitor, RealiseProgress, Report } from '../shared/report.js';
 import type { ProbeResult } from './core/controller-outage.js';
 import type { Journal } from './core/journal.js';
 import type { DryRunPlan } from './core/preflight.js';
@@ -26,7 +26,8 @@ export interface Nix {
   deleteGenerations(profile: string, generations: readonly number[]): Promise<void>;
   /** Removes the GC root `gcRoot` if it still points to `storePath`; true when it did. */
   dropRoot(gcRoot: string, storePath: string): Promise<boolean>;
-  activate(systemPath: string, action: Activation): Promise<string>;
+  /** `onOverrun` hears of each time limit a still-running activation passes (`onActivationOverrun: "wait"`). */
+  activate(systemPath: string, action: Activation, onOverrun?: (overrun: ActivationOverrun) => void): Promise<string>;
   /** The system that is running now (/run/current-system) and the one booted (/run/booted-system). */
   currentSystem(): Promise<string | null>;
   bootedSystem(): Promise<string | null>;

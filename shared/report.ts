@@ -113,6 +113,17 @@ export const ActivationWindowReportSchema = z
   .strict();
 export type ActivationWindowReport = z.infer<typeof ActivationWindowReportSchema>;
 
+/** An activation still running past `timeouts.activateSeconds` and waited for (`onActivationOverrun: "wait"`). */
+export const ActivationOverrunSchema = z
+  .object({
+    /** How long it has run so far. */
+    seconds: z.number().int().nonnegative(),
+    /** The time limit it ran past. */
+    limitSeconds: z.number().int().positive(),
+  })
+  .strict();
+export type ActivationOverrun = z.infer<typeof ActivationOverrunSchema>;
+
 export const ReportSchema = z
   .object({
     host: HostNameSchema,
@@ -139,6 +150,8 @@ export const ReportSchema = z
     activationOutput: z.string().max(ACTIVATION_OUTPUT_MAX_CHARS).optional(),
     /** While the phase is `awaiting-window`: when the activation window opens. Absent otherwise (and from older agents). */
     activationWindow: ActivationWindowReportSchema.optional(),
+    /** While an activation runs past its time limit and is waited for; absent otherwise (and from older agents). */
+    activationOverrun: ActivationOverrunSchema.optional(),
   })
   .strict();
 export type Report = z.infer<typeof ReportSchema>;

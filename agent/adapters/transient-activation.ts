@@ -5,6 +5,7 @@ import { runCommand, type CommandResult } from '../../shared/command.js';
 import { EnvironmentError } from '../../shared/errors.js';
 import type { Logger } from '../../shared/log.js';
 import type { Activation } from '../../shared/manifest.js';
+import type { ActivationOverrun } from '../../shared/report.js';
 import { systemState as readSystemState } from './system-state.js';
 import {
   ACTIVATION_UNIT,
@@ -47,8 +48,13 @@ export interface TransientActivationOptions {
 
 export const systemdIsRunning = (): Promise<boolean> => access('/run/systemd/system').then(() => true, () => false);
 
-/** Returns `activate(systemPath, action)`: it resolves with output (or where to read it) or throws. */
-export function createTransientActivation(options: TransientActivationOptions): (systemPath: string, action: Activation) => Promise<string> {
+/**
+ * Returns `activate(systemPath, action, onOverrun)`: it resolves with output (or where to read it) or throws;
+ * `onOverrun` hears of each time limit a running switch passes while it is waited for.
+ */
+export function createTransientActivation(
+  options: TransientActivationOptions,
+): (systemPath: string, action: Activation, onOverrun?: (overrun: ActivationOverrun) => void) => Promise<string> {
   const { log } = options;
   const run = options.run ?? ((argv) => runCommand({ argv, timeoutMs: 60_000 }));
   const sleep = options.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
@@ -66,7 +72,7 @@ export function createTransientActivation(options: TransientActivationOptions): 
     for (;;) await sleep(60_000);
   };
 
-  return async (systemPath, action) => {
+  return async (systemPath, action, onOverrun) => {
     const path = activationPath(await (options.systemdRunning ?? systemdIsRunning)(), action);
     log.info({ storePath: systemPath, action, activationPath: path }, path === 'transient-unit' ? `activating in transient unit ${ACTIVATION_UNIT}.service` : 'activating directly (no systemd, or a dry activation)');
     if (path === 'direct') return options.runDirect(systemPath, action);
@@ -115,6 +121,7 @@ export function createTransientActivation(options: TransientActivationOptions): 
           if (decision.kind === 'report-and-wait') {
             reported += 1;
             log.error({ storePath: systemPath, action }, decision.message);
+            onOverrun?.({ seconds: Math.round((now() - waitingSince) / 1000), limitSeconds: Math.max(1, Math.round(options.limitMs / 1000)) });
           }
           await sleep(pollMs);
           continue;

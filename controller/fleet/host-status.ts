@@ -1,7 +1,7 @@
 // Fleet status as a pure function of what is stored: one row per host and its deployment state.
 import { z } from 'zod';
 import { ActivationSchema } from '../../shared/manifest.js';
-import { ACTIVATION_OUTPUT_MAX_CHARS, ActivationWindowReportSchema, HealthResultSchema, HostFactsSchema, OutcomeSchema, PhaseSchema, RealiseProgressSchema, RebootReportSchema, type Report } from '../../shared/report.js';
+import { ACTIVATION_OUTPUT_MAX_CHARS, ActivationOverrunSchema, ActivationWindowReportSchema, HealthResultSchema, HostFactsSchema, OutcomeSchema, PhaseSchema, RealiseProgressSchema, RebootReportSchema, type Report } from '../../shared/report.js';
 import { HostNameSchema } from '../../shared/validate.js';
 import { EnrollmentStatusSchema, type EnrollmentStatus } from '../storage/records.js';
 
@@ -47,6 +47,8 @@ export const HostStatusSchema = z
     activationOutput: z.string().max(ACTIVATION_OUTPUT_MAX_CHARS).nullable().optional(),
     /** While the host holds its activation for its `activationWindow`: when the window opens. */
     activationWindow: ActivationWindowReportSchema.nullable().optional(),
+    /** While an activation runs past its time limit and the agent waits for it: how long, of what limit. */
+    activationOverrun: ActivationOverrunSchema.nullable().optional(),
   })
   .strict();
 export type HostStatus = z.infer<typeof HostStatusSchema>;
@@ -127,5 +129,6 @@ export function buildHostStatus(inputs: HostInputs, now: Date, silentAfterMs: nu
     reboot: report?.reboot ?? null,
     activationOutput: report?.activationOutput ?? null,
     activationWindow: report?.activationWindow ?? null,
+    activationOverrun: report?.activationOverrun ?? null,
   };
 }

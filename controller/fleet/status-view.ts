@@ -38,6 +38,8 @@ function current(host: HostStatus): string {
 function waitNote(host: HostStatus): string {
   // A dry activation's note is what it would change: its first line here, all of it in --json.
   if (host.state === 'dry-activated') return host.activationOutput ?? '';
+  const overrun = host.activationOverrun ?? null;
+  if (overrun !== null) return `activation past its time limit: running ${overrun.seconds}s (limit ${overrun.limitSeconds}s), waited for`;
   if (host.state === 'awaiting-window') {
     const opensAt = host.activationWindow?.opensAt ?? null;
     return opensAt === null ? 'activation held: its window never opens again' : `activation held until its window opens at ${opensAt}`;

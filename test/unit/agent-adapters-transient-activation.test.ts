@@ -74,4 +74,54 @@ describe('transient-unit activation', () => {
     assert.equal(await dry.activate(SYSTEM, 'dry-activate'), 'direct output');
     assert.equal(noSystemd.started() + dry.started(), 0);
   });
+
+  it('tells the caller of each time limit a running switch passes while it waits for it ("wait")', async () => {
+    let clock = 0;
+    let shows = 0;
+    const heard: unknown[] = [];
+    const activate = createTransientActivation({
+      log: silentLogger(),
+      limitMs: 1000,
+      overrun: 'wait',
+      pollMs: 400,
+      systemdRunning: async () => true,
+      runDirect: async () => 'direct output',
+      run: async (argv) => {
+        if (argv[0] !== 'systemctl' || argv[1] !== 'show') return { stdout: '', stderr: '' };
+        shows += 1;
+        return { stdout: shows === 1 ? ABSENT : shows < 9 ? show('active', 'running') : show('active', 'exited'), stderr: '' };
+      },
+      sleep: async (ms) => {
+        clock += ms;
+      },
+      now: () => clock,
+      systemState: async () => 'running',
+    });
+    assert.match(await activate(SYSTEM, 'switch', (overrun) => heard.push(overrun)), /succeeded/);
+    assert.deepEqual(heard, [
+      { seconds: 1, limitSeconds: 1 },
+      { seconds: 2, limitSeconds: 1 },
+    ]);
+  });
+
+  it('a switch stopped at its limit ("stop") fails with the reason and is not reported as waited for', async () => {
+    let clock = 0;
+    const heard: unknown[] = [];
+    const activate = createTransientActivation({
+      log: silentLogger(),
+      limitMs: 1000,
+      overrun: 'stop',
+      pollMs: 600,
+      systemdRunning: async () => true,
+      runDirect: async () => 'direct output',
+      run: async (argv) => ({ stdout: argv[1] === 'show' ? show('active', 'running') : '', stderr: '' }),
+      sleep: async (ms) => {
+        clock += ms;
+      },
+      now: () => clock,
+      systemState: async () => 'running',
+    });
+    await assert.rejects(activate(SYSTEM, 'switch', (overrun) => heard.push(overrun)), /stopped by policy/);
+    assert.deepEqual(heard, []);
+  });
 });

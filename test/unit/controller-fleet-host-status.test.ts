@@ -90,4 +90,13 @@ describe('host status row', () => {
     assert.deepEqual(row.activationWindow, activationWindow);
     assert.equal(buildHostStatus({ ...inputs, report: report('confirmed', 'success', B, 4) }, NOW, SILENT_MS).activationWindow, null);
   });
+
+  it('passes an activation overrun through while the agent waits for the switch, and null otherwise', () => {
+    const inputs = { host: 'web-1', enrolled: 'enrolled' as const, desired, lastSeen: secondsAgo(5) };
+    const activationOverrun = { seconds: 700, limitSeconds: 600 };
+    const row = buildHostStatus({ ...inputs, report: { ...report('activating', 'in-progress', A, 4), activationOverrun } }, NOW, SILENT_MS);
+    assert.equal(row.state, 'deploying');
+    assert.deepEqual(row.activationOverrun, activationOverrun);
+    assert.equal(buildHostStatus({ ...inputs, report: report('confirmed', 'success', B, 4) }, NOW, SILENT_MS).activationOverrun, null);
+  });
 });

@@ -80,6 +80,10 @@ describe('status table', () => {
     const held = row({ state: 'awaiting-window', phase: 'awaiting-window', outcome: 'in-progress', health: [], error: null, activationWindow: { opensAt: '2026-01-01T13:00:00.000Z' } });
     assert.match(formatStatusTable({ hosts: [held] }, now), /awaiting-window .*activation held until its window opens at 2026-01-01T13:00:00\.000Z$/m);
   });
+  it('says when an activation runs past its time limit and is waited for', () => {
+    const slow = row({ state: 'deploying', phase: 'activating', outcome: 'in-progress', health: [], error: null, activationOverrun: { seconds: 700, limitSeconds: 600 } });
+    assert.match(formatStatusTable({ hosts: [slow] }, now), /deploying .*activation past its time limit: running 700s \(limit 600s\), waited for$/m);
+  });
   it('says so when there are no hosts', () => {
     assert.match(formatStatusTable({ hosts: [] }, now), /no hosts yet/);
   });
