@@ -8,7 +8,7 @@ import { createRebootPort } from './adapters/reboot.js';
 import { systemState } from './adapters/system-state.js';
 import { systemdIsRunning } from './adapters/transient-activation.js';
 import { hostShuttingDown } from './core/reboot.js';
-import { hostFacts, storeFilesystem } from './adapters/facts.js';
+import { createHostFacts, storeFilesystem } from './adapters/facts.js';
 import { runChecks } from './adapters/health-checks.js';
 import { ensureAgentKey } from './adapters/identity.js';
 import { createJournalStore } from './adapters/journal-file.js';
@@ -45,6 +45,7 @@ export async function createRuntime(
     [config.source, ...config.mirrors].map((url) => createManifestSource({ source: url, host: config.host, timeoutSeconds: config.timeouts.fetchSeconds })),
     { onFallback: (index, error) => log.warn({ host: config.host, source: [config.source, ...config.mirrors][index], err: error }, 'manifest source failed; trying the next') },
   );
+  const hostFacts = createHostFacts();
   const controller = source.kind === 'http' ? createControllerClient(config.source, config.host, config.timeouts.fetchSeconds) : null;
   const outbox = createOutbox(config.stateDir, key, config.reports.queueLimit, (msg, fields) => log.warn({ host: config.host, ...fields }, msg));
   const reports: ReportSink = {
