@@ -31,8 +31,11 @@ export function createPerformer(deps: AgentDeps, helpers: PerformerHelpers): (ef
     const plan = planRollback(effect.previous, effect.activation);
     if (plan === null) return { type: 'rollback-failed', error: 'no previous system recorded' };
     try {
-      // --switch-generation to the generation already current changes nothing, so a resumed rollback repeats it safely.
-      if (plan.generation !== null) await nix.switchGeneration(config.profile, plan.generation);
+      // Only a profile that moved is switched back: after a probation (`test` first) it never did, and a nix-env
+      // that fails must not keep the host on an unhealthy system. A resumed rollback finds it switched already.
+      if (plan.generation !== null && (await nix.readProfile(config.profile))?.generation !== plan.generation) {
+        await nix.switchGeneration(config.profile, plan.generation);
+      }
       await nix.activate(plan.target, plan.mode);
       if (!plan.checkHealth) return { type: 'rolled-back', results: [] };
       // The generation gone back to is judged by its own checks: the controller may be what is down.

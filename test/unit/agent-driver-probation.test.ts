@@ -41,6 +41,19 @@ describe('driver: probation for switch manifests', () => {
     assert.ok(!world.nix.calls.some((call) => call.startsWith('set-profile')));
   });
 
+  it('the rollback from probation writes no profile: the profile never moved, so a failing nix-env cannot keep the host on the sick system', async () => {
+    const world = probationWorld();
+    world.nix.unhealthy.add(SICK);
+    world.nix.switchGeneration = async () => {
+      throw new Error('nix-env --switch-generation exited with code 1');
+    };
+    world.serve(1, SICK);
+    await world.agent().cycle(0);
+    assert.equal(world.journal.deployment?.phase, 'rolled-back', world.journal.deployment?.reason ?? '');
+    assert.equal(world.nix.currentSystem_, OLD);
+    assert.equal(world.nix.current, 1);
+  });
+
   it('a failed test activation goes back to the previous generation without touching the profile', async () => {
     const world = probationWorld();
     world.nix.failsToActivate.add(BAD);
