@@ -3,6 +3,7 @@ import fc from 'fast-check';
 import nacl from 'tweetnacl';
 import { isUserError } from '../../shared/errors.js';
 import type { PublicKey } from '../../shared/keys.js';
+import { caseEnded, caseStarted } from './watchdog.js';
 
 /** The input was handled in a way the rules forbid. */
 export class PropertyViolation extends Error {
@@ -57,17 +58,25 @@ export interface FuzzTarget {
 
 /** The longest single case per target, in milliseconds: the runner prints it, so a near-hang shows. */
 export const slowestCase = new Map<string, number>();
+/** Cases run per target: the number of the case in flight is what a hang's replay line names. */
+const casesRun = new Map<string, number>();
 
+/** Each case is timed, and watched: one that runs past the watchdog's budget ends the run as a hang (watchdog.ts). */
 export function target<T>(name: string, arbitrary: fc.Arbitrary<T>, check: (input: T) => void): FuzzTarget {
   return {
     name,
     property: fc.property(arbitrary as fc.Arbitrary<unknown>, (input) => {
+      const number = casesRun.get(name) ?? 0;
+      casesRun.set(name, number + 1);
       const start = performance.now();
       current = name;
+      caseStarted(name, number);
       try {
         check(input as T);
       } finally {
-        slowestCase.set(name, Math.max(slowestCase.get(name) ?? 0, performance.now() - start));
+        const slowest = Math.max(slowestCase.get(name) ?? 0, performance.now() - start);
+        slowestCase.set(name, slowest);
+        caseEnded(slowest);
       }
     }),
   };
