@@ -1,15 +1,40 @@
-// Benchmark: prints figures, asserts nothing. Acceptance throughput, and the controller holding many
-// long-polling agents: memory per waiter and how long it takes to answer them all after publishes.
+// Benchmark: prints figures, asserts nothing. Ed25519 on node:crypto against tweetnacl (the same signatures),
+// acceptance throughput, and the controller holding many long-polling agents: memory per waiter and how long
+// it takes to answer them all after publishes.
 // All traffic is on 127.0.0.1, bounded in count and time. Usage: node --import tsx test/bench/controller.ts [--waiters 1000]
 import { parseArgs } from 'node:util';
+import nacl from 'tweetnacl';
 import { Agent, request } from 'undici';
 import { acceptManifest } from '../../shared/accept.js';
+import { generateKeyPair, signBytes, verifyBytes } from '../../shared/keys.js';
 import { RELEASE, signedManifest, startController, storePath } from '../controller/fixtures.js';
 
 const { values } = parseArgs({ options: { waiters: { type: 'string', default: '1000' }, verify: { type: 'string', default: '2000' } } });
 const waiters = Math.min(Number(values.waiters), 5000);
 const verifications = Math.min(Number(values.verify), 100_000);
 const mib = (bytes: number) => `${(bytes / 1048576).toFixed(1)} MiB`;
+
+// 0. Ed25519 sign and verify, node:crypto (what the programs use) and tweetnacl (the test oracle), same key and bytes.
+{
+  const pair = generateKeyPair('bench-1');
+  const message = Buffer.from(signedManifest('web-1', 2, storePath(1)));
+  const rate = (label: string, count: number, fn: () => unknown) => {
+    const started = process.hrtime.bigint();
+    for (let i = 0; i < count; i += 1) fn();
+    const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+    return { label, perSecond: count / seconds };
+  };
+  const signature = signBytes(pair.secret, message);
+  const results = [
+    rate('node:crypto sign', 2000, () => signBytes(pair.secret, message)),
+    rate('tweetnacl sign', 100, () => nacl.sign.detached(message, pair.secret.key)),
+    rate('node:crypto verify', 2000, () => verifyBytes(pair.public, message, signature)),
+    rate('tweetnacl verify', 100, () => nacl.sign.detached.verify(message, signature, pair.public.key)),
+  ];
+  for (const r of results) process.stdout.write(`ed25519 ${r.label}: ${Math.round(r.perSecond)}/s (${message.length}-byte message)\n`);
+  const [ns, ts, nv, tv] = results.map((r) => r.perSecond) as [number, number, number, number];
+  process.stdout.write(`ed25519 node:crypto / tweetnacl: sign ${(ns / ts).toFixed(0)}×, verify ${(nv / tv).toFixed(0)}×\n`);
+}
 
 // 1. The acceptance function: signature check over the exact bytes, then parsing.
 {
