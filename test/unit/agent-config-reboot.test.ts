@@ -1,21 +1,11 @@
 // The config's reboot settings: defaults, what is refused (one clear problem each), and the policy made from them.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { ConfigError, parseAgentConfig } from '../../agent/config.js';
+import { parseAgentConfig } from '../../agent/config.js';
 import { rebootPolicyOf } from '../../agent/reboot-config.js';
-import { formatPublicKey, generateKeyPair } from '../../shared/keys.js';
+import { base, problems } from './agent-config-fixtures.js';
 
-const base = { host: 'web-1', source: 'http://10.0.0.1:8080', trustedKeys: [formatPublicKey(generateKeyPair('release-1').public)] };
 
-function problems(json: unknown): string[] {
-  try {
-    parseAgentConfig(json);
-    return [];
-  } catch (error) {
-    assert.ok(error instanceof ConfigError);
-    return [...error.problems];
-  }
-}
 
 describe('agent config: reboots', () => {
   it('never reboots by default', () => {

@@ -3,22 +3,12 @@ import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { ConfigError, loadAgentConfig, parseAgentConfig } from '../../agent/config.js';
+import { loadAgentConfig, parseAgentConfig } from '../../agent/config.js';
 import { formatPublicKey, generateKeyPair } from '../../shared/keys.js';
+import { base, KEY, problems } from './agent-config-fixtures.js';
 
-const KEY = formatPublicKey(generateKeyPair('release-1').public);
 const KEY2 = formatPublicKey(generateKeyPair('release-2').public);
-const base = { host: 'web-1', source: 'http://10.0.0.1:8080', trustedKeys: [KEY] };
 
-function problems(json: unknown): string[] {
-  try {
-    parseAgentConfig(json);
-    return [];
-  } catch (error) {
-    assert.ok(error instanceof ConfigError);
-    return [...error.problems];
-  }
-}
 
 describe('agent config', () => {
   it('fills every default', () => {
