@@ -7,7 +7,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { createFaultSite, failingWrapper, HOST_PATH, type FaultSite } from './faults-harness.js';
-import { journalOf, waitForHostState } from './harness.js';
+import { journalOf, waitFor, waitForHostState } from './harness.js';
 
 describe('faults during a rollback and the preflight on the lab (real Nix; wrappers on PATH stand in for a broken nix-store and nix-env)', () => {
   let site: FaultSite;
@@ -58,7 +58,10 @@ describe('faults during a rollback and the preflight on the lab (real Nix; wrapp
     assert.ok(left !== undefined && !left.current, 'the failed generation is still listed, and not current');
     await site.assertFailedCleanly(deployment, /health check failed/);
     await site.assertRecovers();
-    assert.ok(!(await site.host.profileGenerations()).some((generation) => generation.path === path), 'the next deployment deleted it');
+    // The agent tidies right after it journals the next deployment as confirmed: wait for that step, not a time.
+    await waitFor('the next deployment to delete the failed generation', async () =>
+      (await site.host.profileGenerations()).some((generation) => generation.path === path) ? undefined : true,
+    );
   });
 
   it('a rollback needs neither the cache nor nix-store: both failing for the previous system, the unhealthy generation is still rolled back whole', async () => {
