@@ -49,7 +49,6 @@ export function controllerStatePaths(stateDir: string) {
   return {
     /** Held by a running server, so two never share one state directory. */
     serverLock: join(stateDir, 'controller.lock'),
-    locks: join(stateDir, 'locks'),
     importLock: join(stateDir, 'locks', 'import.lock'),
     rolloutLock: join(stateDir, 'locks', 'rollout.lock'),
     /** The running or last rollout, and the manifests of its later waves, held until released. */

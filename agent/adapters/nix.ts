@@ -37,12 +37,12 @@ export function switchArgs(systemPath: string, action: Activation): [string, ...
   return [join(systemPath, 'bin', 'switch-to-configuration'), action];
 }
 
-/** What `nix-store --realise --dry-run` says it would fetch; null when nothing needs fetching. */
 /** `nix show-config --json`: Nix's effective settings, substituters among them (`nix config show` in newer Nix keeps this alias). */
 export function showConfigArgs(): [string, ...string[]] {
   return ['nix', '--extra-experimental-features', 'nix-command', 'show-config', '--json'];
 }
 
+/** What `nix-store --realise --dry-run` says it would fetch; null when nothing needs fetching. */
 export function parseDryRun(output: string): DryRunPlan | null {
   const match = /these (\d+) paths? will be fetched \(([\d.]+) MiB download, ([\d.]+) MiB unpacked\)/.exec(output);
   if (match === null) {

@@ -15,7 +15,6 @@ import type { RealiseProgressPort, RealiseTracker } from '../ports.js';
 import { checkValidityArgs, dryRunArgs, parseFetchPlan, querySizeArgs } from './nix.js';
 import { agentStatePaths } from '../../shared/layout.js';
 
-
 /** Seconds between looks at the store while a closure is fetched, and so the shortest gap between two reports. */
 export const PROGRESS_INTERVAL_MS = 3000;
 

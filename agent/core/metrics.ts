@@ -1,7 +1,8 @@
 // The agent's metrics as Prometheus text for node_exporter's textfile collector: a pure function of the journal.
-import type { Journal } from './journal.js';
+import { DeploymentPhaseSchema, type Journal } from './journal.js';
 
-const PHASES = ['accepted', 'realising', 'realised', 'profile-set', 'activating', 'checking-health', 'awaiting-window', 'awaiting-reboot', 'rebooting', 'confirmed', 'rolling-back', 'rolled-back', 'failed'] as const;
+/** Every phase a deployment can be in, from the journal's own schema, so a new phase is never left out. */
+const PHASES = DeploymentPhaseSchema.options;
 
 function line(name: string, help: string, type: 'gauge' | 'counter', samples: readonly [string, number][]): string {
   return `# HELP ${name} ${help}\n# TYPE ${name} ${type}\n${samples.map(([labels, value]) => `${name}${labels} ${value}\n`).join('')}`;

@@ -183,6 +183,12 @@ function decide(journal: Journal, event: Event, now: Date, policy: Policy): Step
         const set = { ...next, phase: 'profile-set' as const, generation: event.observed.profile?.generation ?? null, updatedAt: time };
         return { journal: withDeployment(journal, set), effect: effectFor(set, false), note: 'the profile was already set before the interruption' };
       }
+      // Nothing of the new system is in place yet: a window that closed while the agent was down holds it again.
+      // (Once the profile is set, the next boot runs the new system anyway, so it is activated and checked now.)
+      if (next.phase === 'realised') {
+        const held = holdRealised(journal, next, now, policy.activationWindow ?? null);
+        if (held !== null) return held;
+      }
       return { journal: withDeployment(journal, next), effect: effectFor(next, true) };
     }
     case 'preflight-measured': {

@@ -15,8 +15,7 @@ import { acquireFileLock } from '../storage/file-lock.js';
 import { readJson, type ControllerStore } from '../storage/store.js';
 import { controllerStatePaths, manifestUrlPath } from '../../shared/layout.js';
 
-/** `<stateDir>/last-bundle.json`: what the last import brought; the next one must be newer. */
-
+/** `<stateDir>/last-bundle.json` (`controllerStatePaths().lastBundle`): what the last import brought; the next one must be newer. */
 export const ImportRecordSchema = z
   .object({
     version: z.number().int().positive(),

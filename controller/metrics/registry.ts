@@ -1,7 +1,9 @@
 // The controller's Prometheus metrics (prom-client): what a fleet dashboard or an alert needs.
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { HostStateSchema } from '../fleet/host-status.js';
 
-export const HOST_STATES = ['in-sync', 'awaiting-reboot', 'awaiting-window', 'dry-activated', 'deploying', 'failed', 'rolled-back', 'silent', 'never-seen'] as const;
+/** Every state `status` can show, from its schema, so a new state is never left out of the gauge. */
+export const HOST_STATES = HostStateSchema.options;
 
 /** A point-in-time view the gauges are read from at scrape time. */
 export interface FleetSnapshot {

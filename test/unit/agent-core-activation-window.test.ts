@@ -129,6 +129,20 @@ describe('step: a resume while the activation waits for its window', () => {
     });
   }
 
+  it('a crash after the realise, inside the window, resumed after the window closed: held again before anything runs', () => {
+    const result = step(at('realised'), resume(), local(6), POLICY);
+    assert.equal(result.journal.deployment?.phase, 'awaiting-window');
+    assert.equal(result.effect, null);
+    assert.equal(result.journal.deployment?.activationWindow?.opensAt, new Date(2026, 2, 11, 3).toISOString());
+  });
+
+  it('the same crash resumed inside the window goes on, and a profile already set is activated, window or not', () => {
+    assert.equal(step(at('realised'), resume(), local(4), POLICY).effect?.type, 'set-profile');
+    const set = step(at('profile-set', { generation: 5 }), resume(), local(6), POLICY);
+    assert.equal(set.journal.deployment?.phase, 'profile-set');
+    assert.equal(set.effect?.type, 'activate');
+  });
+
   it('many looks never use up the resumes a crashed deployment gets', () => {
     let journal = held(local(3));
     for (let i = 0; i < 10; i += 1) journal = step(journal, resume(), local(2, i), POLICY).journal;
