@@ -19,8 +19,12 @@ export const statusCommand = defineCommand({
   async run({ values }, io: ControllerIo) {
     const api = createControllerApi(requireFlag(values, 'controller'), { readToken: await readTokenFromFlag(values) });
     const render = async (): Promise<string> => {
+      // --json passes the rollout through as the API gives it (as `rollout status --json` does); text needs its view.
+      if (values.json === true) {
+        const [status, rollout] = await Promise.all([api.getStatus(), api.getRollout()]);
+        return `${printableJson({ ...status, rollout })}\n`;
+      }
       const [status, rollout] = await Promise.all([api.getStatus(), api.getRolloutView()]);
-      if (values.json === true) return `${printableJson({ ...status, rollout })}\n`;
       return withRolloutWaves(formatStatusTable(status, io.now()), rollout, io.isTty);
     };
     try {
