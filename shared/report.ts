@@ -75,6 +75,12 @@ export const RealiseProgressSchema = z
   .strict();
 export type RealiseProgress = z.infer<typeof RealiseProgressSchema>;
 
+/** `12/40 paths, 1.2/3.4 MiB`: one wording of realise progress for the agent's status and the dashboard. */
+export function formatRealiseProgress(progress: RealiseProgress): string {
+  const mib = (bytes: number): string => (bytes / 1048576).toFixed(1);
+  return `${progress.pathsDone}/${progress.pathsTotal} paths, ${mib(progress.bytesDone)}/${mib(progress.bytesTotal)} MiB`;
+}
+
 /** One systemd-logind inhibitor lock, as `systemd-inhibit --list` shows it. */
 export const InhibitorSchema = z
   .object({

@@ -1,14 +1,13 @@
 // `status`: what this host runs, what the journal says, and the last health window, for people and scripts.
 import { defineCommand, EXIT } from '../../shared/cli.js';
 import { printable, printableJson } from '../../shared/printable.js';
+import { formatRealiseProgress } from '../../shared/report.js';
 import { readJournal } from '../adapters/journal-file.js';
 import { readBootFiles } from '../adapters/boot-files.js';
 import { readProgressFile } from '../adapters/realise-progress.js';
 import { createNix } from '../adapters/nix.js';
 import { rebootNeeded } from '../core/reboot.js';
 import { CONFIG_FLAG, CONFIG_USAGE, configFrom, type AgentIo } from '../cli-context.js';
-
-const mib = (bytes: number): string => (bytes / 1048576).toFixed(1);
 
 export const statusCommand = defineCommand({
   name: 'status',
@@ -54,7 +53,7 @@ export const statusCommand = defineCommand({
       `profile:         ${status.profile} (generation ${status.generation ?? '-'})`,
       `last accepted:   ${journal.lastAccepted === null ? '-' : `version ${journal.lastAccepted.version}`}`,
       `deployment:      ${d === null ? '-' : `version ${d.version} ${d.phase} ${d.storePath}${d.reason === null ? '' : ` (${d.reason})`}`}`,
-      ...(realiseProgress === null ? [] : [`realise:         ${realiseProgress.pathsDone}/${realiseProgress.pathsTotal} paths, ${mib(realiseProgress.bytesDone)}/${mib(realiseProgress.bytesTotal)} MiB${realiseProgress.finished ? ' (finished)' : ''}`]),
+      ...(realiseProgress === null ? [] : [`realise:         ${formatRealiseProgress(realiseProgress)}${realiseProgress.finished ? ' (finished)' : ''}`]),
       ...(d?.reboot === undefined ? [] : [`reboot:          ${d.reboot.stage}, ${d.reboot.reboots} reboot(s)${d.reboot.waiting === null ? '' : `; waiting: ${d.reboot.waiting}`}`]),
       `last health:     ${journal.lastHealth === null ? '-' : `${journal.lastHealth.ok ? 'ok' : 'FAILED'} at ${journal.lastHealth.time}`}`,
     ];

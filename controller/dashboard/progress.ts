@@ -1,7 +1,6 @@
 // A host's deployment under way in one cell: its phase, and while it realises, paths and MiB done of the total. Pure.
+import { formatRealiseProgress } from '../../shared/report.js';
 import type { HostStatus } from '../fleet/host-status.js';
-
-const mib = (bytes: number): string => (bytes / 1048576).toFixed(1);
 
 /**
  * Null unless the host is deploying: a finished host's last progress is history, not progress. The
@@ -12,5 +11,5 @@ export function deployProgress(status: Pick<HostStatus, 'state' | 'phase' | 'pro
   const progress = status.progress ?? null;
   const phase = status.phase ?? 'deploying';
   if (progress === null || progress.finished) return phase;
-  return `${phase} ${progress.pathsDone}/${progress.pathsTotal} paths, ${mib(progress.bytesDone)}/${mib(progress.bytesTotal)} MiB`;
+  return `${phase} ${formatRealiseProgress(progress)}`;
 }
