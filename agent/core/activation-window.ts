@@ -53,13 +53,6 @@ export function windowResume(journal: Journal, deployment: Deployment, now: Date
   return { journal: withDeployment(journal, next), effect: effectFor(next, false), note: `the activation window is open: running the ${deployment.activation}` };
 }
 
-/** How long the daemon may sleep before the window opens for a held deployment; null when none is held. */
-export function windowCheckDelayMs(journal: Journal, now: Date): number | null {
-  const deployment = journal.deployment;
-  if (deployment?.phase !== 'awaiting-window' || deployment.activationWindow?.opensAt == null) return null;
-  return Math.max(0, Date.parse(deployment.activationWindow.opensAt) - now.getTime());
-}
-
 /** What reports say of a held deployment: when the window opens. */
 export function windowReport(deployment: Deployment | null): ActivationWindowReport | undefined {
   return deployment?.phase === 'awaiting-window' ? deployment.activationWindow : undefined;

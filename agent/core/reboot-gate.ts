@@ -1,7 +1,7 @@
 // When a deployment on the reboot path may reboot (the maintenance window, the random delay, inhibitor locks),
 // and what reports say of it. Pure.
 import type { Inhibitor, RebootReport } from '../../shared/report.js';
-import type { Deployment, Journal } from './journal.js';
+import type { Deployment } from './journal.js';
 import { nextOpening, windowAt, type WindowSpec } from './maintenance-window.js';
 
 export type RebootMode = 'never' | 'when-needed';
@@ -99,13 +99,6 @@ export function awaitingReboot(deployment: Deployment | null): boolean {
  */
 export function rebootStaged(deployment: Deployment | null): boolean {
   return deployment?.reboot?.stage === 'before' && ['staging-boot', 'awaiting-reboot', 'rebooting'].includes(deployment.phase);
-}
-
-/** How long the daemon may wait before the reboot decision wants another look; null when it does not care. */
-export function rebootCheckDelayMs(journal: Journal, now: Date): number | null {
-  const deployment = journal.deployment;
-  if (deployment?.phase !== 'awaiting-reboot' || deployment.reboot?.nextCheck == null) return null;
-  return Math.max(0, Date.parse(deployment.reboot.nextCheck) - now.getTime());
 }
 
 /** What reports say of a deployment on the reboot path. */

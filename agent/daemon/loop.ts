@@ -11,11 +11,8 @@ import { pollDelayMs, waitForNextPoll } from './schedule.js';
 import { agentUnitChanged } from './self-restart.js';
 import { readBootFiles } from '../adapters/boot-files.js';
 import { rebootNeeded } from '../core/reboot.js';
-import { rebootCheckDelayMs } from '../core/reboot-gate.js';
-import { windowCheckDelayMs } from '../core/activation-window.js';
+import { nextLookDelayMs } from '../core/next-look.js';
 
-/** The sooner of two delays, either of which may be absent (null). */
-const sooner = (a: number | null, b: number | null): number | null => (a === null ? b : b === null ? a : Math.min(a, b));
 
 /** Runs until `stop` aborts, or until a confirmed switch replaced the agent's own unit (systemd restarts it). */
 export async function runDaemon(config: AgentConfig, log: Logger, stop: AbortSignal, afterPersist?: (journal: Journal) => Promise<void>): Promise<number> {
@@ -57,7 +54,7 @@ export async function runDaemon(config: AgentConfig, log: Logger, stop: AbortSig
       // A reboot waiting for its window or delay, or an activation held for its window, is looked at again when
       // that ends, not a whole long-poll (or a poll.cron tick) later.
       const journal = await runtime.agent.journal();
-      const check = sooner(rebootCheckDelayMs(journal, new Date()), windowCheckDelayMs(journal, new Date()));
+      const check = nextLookDelayMs(journal, new Date());
       const longPoll = runtime.source.kind === 'http' ? config.poll.waitSeconds : 0;
       const wait = check === null ? longPoll : Math.min(longPoll, Math.ceil(check / 1000));
       const started = Date.now();

@@ -2,7 +2,8 @@
 // into `awaiting-window`, the look again at a resume, the daemon's wake-up delay and what reports carry.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { heldByWindow, windowCheckDelayMs, windowReport, windowVerdict } from '../../agent/core/activation-window.js';
+import { heldByWindow, windowReport, windowVerdict } from '../../agent/core/activation-window.js';
+import { nextLookDelayMs } from '../../agent/core/next-look.js';
 import { EMPTY_JOURNAL, type Deployment, type Journal } from '../../agent/core/journal.js';
 import type { WindowSpec } from '../../agent/core/maintenance-window.js';
 import { step, type Event, type Policy } from '../../agent/core/step.js';
@@ -166,14 +167,14 @@ describe('step: a resume while the activation waits for its window', () => {
 
 describe('activation window: the daemon wake-up and the reports', () => {
   it('the daemon sleeps no longer than until the window opens', () => {
-    assert.equal(windowCheckDelayMs(held(local(3)), local(2, 30)), 30 * MINUTE);
-    assert.equal(windowCheckDelayMs(held(local(3)), local(3, 1)), 0);
+    assert.equal(nextLookDelayMs(held(local(3)), local(2, 30)), 30 * MINUTE);
+    assert.equal(nextLookDelayMs(held(local(3)), local(3, 1)), 0);
   });
 
   it('nothing to wake for when nothing is held, or the window never opens again', () => {
-    assert.equal(windowCheckDelayMs(at('realised'), local(2)), null);
-    assert.equal(windowCheckDelayMs(held(null), local(2)), null);
-    assert.equal(windowCheckDelayMs(EMPTY_JOURNAL, local(2)), null);
+    assert.equal(nextLookDelayMs(at('realised'), local(2)), null);
+    assert.equal(nextLookDelayMs(held(null), local(2)), null);
+    assert.equal(nextLookDelayMs(EMPTY_JOURNAL, local(2)), null);
   });
 
   it('reports carry the opening only while held', () => {

@@ -3,7 +3,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { EMPTY_JOURNAL, type Deployment, type Journal } from '../../agent/core/journal.js';
-import { blocksReboot, rebootCheckDelayMs, rebootGate, type GateInput, type RebootPolicy } from '../../agent/core/reboot-gate.js';
+import { nextLookDelayMs } from '../../agent/core/next-look.js';
+import { blocksReboot, rebootGate, type GateInput, type RebootPolicy } from '../../agent/core/reboot-gate.js';
 import { revertPlan } from '../../agent/core/reboot-effects.js';
 import type { RebootState } from '../../agent/core/reboot-state.js';
 import { step, type Event, type Policy } from '../../agent/core/step.js';
@@ -189,10 +190,10 @@ describe('step: the reboot path', () => {
     assert.match(journal.deployment?.reboot?.waiting ?? '', /outside the maintenance window/);
     assert.equal(journal.deployment?.reboot?.nextCheck, local(3, 0).toISOString());
     assert.match(note ?? '', /reboot waits/);
-    assert.equal(rebootCheckDelayMs(journal, local(1, 0)), 2 * 3_600_000);
+    assert.equal(nextLookDelayMs(journal, local(1, 0)), 2 * 3_600_000);
     const held = step(at('awaiting-reboot'), { type: 'reboot-checked', inhibitors: [LOCK], inhibitorError: null, random: 0, bootId: 'boot-1' }, NOW, POLICY).journal;
     assert.deepEqual(held.deployment?.reboot?.inhibitors, [LOCK]);
-    assert.equal(rebootCheckDelayMs(held, NOW), null);
+    assert.equal(nextLookDelayMs(held, NOW), null);
   });
 
   it('the reboot records the boot it leaves and when it was asked for; the count grows with the boot that follows', () => {
