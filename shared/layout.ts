@@ -54,6 +54,8 @@ export function controllerStatePaths(stateDir: string) {
     /** The running or last rollout, and the manifests of its later waves, held until released. */
     rollout: join(stateDir, 'rollouts', 'current.json'),
     rolloutsDir: join(stateDir, 'rollouts'),
+    /** A finished (completed or aborted) rollout, kept under its id. */
+    finishedRollout: (id: string) => join(stateDir, 'rollouts', `${id}.json`),
     heldDir: join(stateDir, 'held'),
     held: (host: string) => join(stateDir, 'held', `${host}.json`),
     /** The version and time of the last imported bundle (a site controller's replay guard). */

@@ -75,12 +75,13 @@ export interface RealiseProgressOptions {
 export function createRealiseProgress(options: RealiseProgressOptions): RealiseProgressPort {
   const intervalMs = options.intervalMs ?? PROGRESS_INTERVAL_MS;
   const nowMs = options.nowMs ?? Date.now;
+  const progressFile = agentStatePaths(options.stateDir).realiseProgress;
   let latest: { storePath: string; progress: RealiseProgress } | null = null;
 
   const save = async (storePath: string, progress: RealiseProgress): Promise<void> => {
     latest = { storePath, progress };
     const file: ProgressFile = { storePath, updatedAt: new Date(nowMs()).toISOString(), progress };
-    await writeFileAtomic(agentStatePaths(options.stateDir).realiseProgress, `${JSON.stringify(file)}\n`, 0o644).catch((error: unknown) =>
+    await writeFileAtomic(progressFile, `${JSON.stringify(file)}\n`, 0o644).catch((error: unknown) =>
       options.log.warn({ host: options.host, err: errorMessage(error) }, 'writing realise progress failed'),
     );
   };

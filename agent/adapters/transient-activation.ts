@@ -111,7 +111,8 @@ export function createTransientActivation(
             waitingSince = now();
             if (!started) log.info({ storePath: systemPath, action }, 'the activation started before this agent restarted is still running; waiting for it');
           }
-          const decision = overrunDecision(now() - waitingSince, options.limitMs, reported, options.overrun);
+          const elapsedMs = now() - waitingSince;
+          const decision = overrunDecision(elapsedMs, options.limitMs, reported, options.overrun);
           if (decision.kind === 'stop') {
             log.error({ storePath: systemPath, action }, decision.message);
             await run(['systemctl', 'stop', `${ACTIVATION_UNIT}.service`]).catch(() => undefined);
@@ -121,7 +122,7 @@ export function createTransientActivation(
           if (decision.kind === 'report-and-wait') {
             reported += 1;
             log.error({ storePath: systemPath, action }, decision.message);
-            onOverrun?.({ seconds: Math.round((now() - waitingSince) / 1000), limitSeconds: Math.max(1, Math.round(options.limitMs / 1000)) });
+            onOverrun?.({ seconds: Math.round(elapsedMs / 1000), limitSeconds: Math.max(1, Math.round(options.limitMs / 1000)) });
           }
           await sleep(pollMs);
           continue;

@@ -1,6 +1,5 @@
 // Rollouts on disk: rollouts/current.json (the one in progress), rollouts/<id>.json once it ended, and
 // held/<host>.json, the signed manifests of waves not yet released (exact bytes, never served).
-import { join } from 'node:path';
 import { rm } from 'node:fs/promises';
 import { fsyncDirectory, writeFileAtomic } from '../../shared/files.js';
 import { isHostName } from '../../shared/validate.js';
@@ -25,7 +24,6 @@ const LOCK_WAIT_MS = 10_000;
 
 export function createRolloutStore(stateDir: string): RolloutStore {
   const paths = controllerStatePaths(stateDir);
-  const dir = paths.rolloutsDir;
   const heldPath = (host: string) => {
     if (!isHostName(host)) throw new StateFileError(host, 'not a host name');
     return paths.held(host);
@@ -34,7 +32,7 @@ export function createRolloutStore(stateDir: string): RolloutStore {
     current: () => readJson(paths.rollout, RolloutSchema),
     async write(rollout) {
       const text = `${JSON.stringify(rollout, null, 2)}\n`;
-      if (rollout.state === 'completed' || rollout.state === 'aborted') await writeFileAtomic(join(dir, `${rollout.id}.json`), text, 0o644);
+      if (rollout.state === 'completed' || rollout.state === 'aborted') await writeFileAtomic(paths.finishedRollout(rollout.id), text, 0o644);
       await writeFileAtomic(paths.rollout, text, 0o644);
     },
     readHeld: async (host) => {

@@ -3,7 +3,6 @@
 // manifests and its acknowledged reports survived whole.
 import assert from 'node:assert/strict';
 import { readdir, readFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { createToken } from '../../controller/fleet/hosts-and-tokens.js';
 import { RolloutSchema, type Rollout } from '../../controller/rollout/policy.js';
 import type { ControllerStore } from '../../controller/storage/store.js';
@@ -139,7 +138,7 @@ export async function startCrashRollout(stateDir: string, store: ControllerStore
         assert.equal(served.bytes.toString('utf8'), manifests.get(host), `${host}: served as signed once the rollout completed`);
       }
       assert.deepEqual((await readdir(paths.heldDir)).filter((name) => name.endsWith('.json')), [], 'every held manifest was released');
-      assert.ok(RolloutSchema.safeParse(JSON.parse(await readFile(join(paths.rolloutsDir, `${ID}.json`), 'utf8'))).success, 'the ended rollout is kept, whole');
+      assert.ok(RolloutSchema.safeParse(JSON.parse(await readFile(paths.finishedRollout(ID), 'utf8'))).success, 'the ended rollout is kept, whole');
     },
   };
 }
