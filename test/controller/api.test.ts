@@ -2,13 +2,13 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { approveHost, createToken, revokeHost } from '../../controller/fleet/hosts-and-tokens.js';
 import { encodeEnvelope, signEnvelope } from '../../shared/dsse.js';
 import { generateKeyPair } from '../../shared/keys.js';
 import { MANIFEST_PAYLOAD_TYPE } from '../../shared/manifest.js';
 import {
-  closeHttp,
+  controllerPerFile,
   http,
   OTHER_RELEASE,
   post,
@@ -18,36 +18,27 @@ import {
   signedManifest,
   startController,
   storePath,
-  type Running,
 } from './fixtures.js';
 
-let running: Running;
-before(async () => {
-  running = await startController();
-});
-after(async () => {
-  await running.stop();
-  await removeDir(running.stateDir);
-  await closeHttp();
-});
+const running = controllerPerFile();
 
-const manifestUrl = (host: string, query = '') => `${running.url}/v1/hosts/${host}/manifest${query}`;
-const publish = (body: string | Buffer) => post(`${running.url}/v1/manifests`, body);
-const enroll = (body: Record<string, unknown>) => post(`${running.url}/v1/enroll`, JSON.stringify(body));
+const manifestUrl = (host: string, query = '') => `${running().url}/v1/hosts/${host}/manifest${query}`;
+const publish = (body: string | Buffer) => post(`${running().url}/v1/manifests`, body);
+const enroll = (body: Record<string, unknown>) => post(`${running().url}/v1/enroll`, JSON.stringify(body));
 
 describe('GET /healthz and unknown endpoints', () => {
   it('answers ok on /healthz', async () => {
-    const answer = await http(`${running.url}/healthz`);
+    const answer = await http(`${running().url}/healthz`);
     assert.equal(answer.status, 200);
     assert.equal(answer.text.trim(), 'ok');
   });
   it('answers 404 with a JSON error for an unknown path', async () => {
-    const answer = await http(`${running.url}/v2/nothing`);
+    const answer = await http(`${running().url}/v2/nothing`);
     assert.equal(answer.status, 404);
     assert.match(String(answer.json()['error']), /no such endpoint/);
   });
   it('answers 405 naming the allowed method for a wrong method', async () => {
-    const answer = await http(`${running.url}/v1/manifests`);
+    const answer = await http(`${running().url}/v1/manifests`);
     assert.equal(answer.status, 405);
     assert.equal(answer.headers['allow'], 'POST');
   });
@@ -70,7 +61,7 @@ describe('POST /v1/manifests and GET /v1/hosts/:host/manifest', () => {
     assert.deepEqual(answer.json(), { host: 'web-1', version: 1, storePath: storePath(1) });
   });
   it('stores the envelope byte for byte and serves those bytes with a sha256 ETag', async () => {
-    const stored = await readFile(join(running.stateDir, 'manifests', 'web-1.json'), 'utf8');
+    const stored = await readFile(join(running().stateDir, 'manifests', 'web-1.json'), 'utf8');
     assert.equal(stored, envelope);
     const answer = await http(manifestUrl('web-1'));
     assert.equal(answer.status, 200);
@@ -190,7 +181,7 @@ describe('POST /v1/enroll', () => {
   const agent = generateKeyPair('db-1-agent');
 
   it('enrolls a host with a valid one-time token (201) and answers a retry with 200', async () => {
-    const { token } = await createToken(running.store, 'db-1', 3_600_000, new Date());
+    const { token } = await createToken(running().store, 'db-1', 3_600_000, new Date());
     const first = await enroll({ host: 'db-1', publicKey: publicText(agent), token });
     assert.equal(first.status, 201);
     assert.deepEqual(first.json(), { status: 'enrolled' });
@@ -199,10 +190,10 @@ describe('POST /v1/enroll', () => {
     assert.deepEqual(retry.json(), { status: 'enrolled' });
   });
   it('stores tokens only as their sha256', async () => {
-    const { token } = await createToken(running.store, 'db-9', 3_600_000, new Date());
-    const names = await readdir(join(running.stateDir, 'tokens'));
+    const { token } = await createToken(running().store, 'db-9', 3_600_000, new Date());
+    const names = await readdir(join(running().stateDir, 'tokens'));
     assert.ok(names.includes(`${createHash('sha256').update(token).digest('hex')}.json`));
-    for (const name of names) assert.ok(!(await readFile(join(running.stateDir, 'tokens', name), 'utf8')).includes(token));
+    for (const name of names) assert.ok(!(await readFile(join(running().stateDir, 'tokens', name), 'utf8')).includes(token));
   });
   it('refuses another key for an enrolled host with 409', async () => {
     const answer = await enroll({ host: 'db-1', publicKey: publicText(generateKeyPair('intruder')) });
@@ -210,21 +201,21 @@ describe('POST /v1/enroll', () => {
     assert.match(String(answer.json()['error']), /revoke/);
   });
   it('refuses a reused token with 403', async () => {
-    const { token } = await createToken(running.store, 'db-2', 3_600_000, new Date());
+    const { token } = await createToken(running().store, 'db-2', 3_600_000, new Date());
     assert.equal((await enroll({ host: 'db-2', publicKey: publicText(generateKeyPair('a')), token })).status, 201);
-    await revokeHost(running.store, 'db-2', new Date());
+    await revokeHost(running().store, 'db-2', new Date());
     const answer = await enroll({ host: 'db-2', publicKey: publicText(generateKeyPair('b')), token });
     assert.equal(answer.status, 403);
     assert.match(String(answer.json()['error']), /already used/);
   });
   it('refuses an expired token with 403', async () => {
-    const { token } = await createToken(running.store, 'db-3', 3_600_000, new Date(Date.now() - 7_200_000));
+    const { token } = await createToken(running().store, 'db-3', 3_600_000, new Date(Date.now() - 7_200_000));
     const answer = await enroll({ host: 'db-3', publicKey: publicText(generateKeyPair('c')), token });
     assert.equal(answer.status, 403);
     assert.match(String(answer.json()['error']), /expired/);
   });
   it("refuses another host's token with 403", async () => {
-    const { token } = await createToken(running.store, 'db-4', 3_600_000, new Date());
+    const { token } = await createToken(running().store, 'db-4', 3_600_000, new Date());
     const answer = await enroll({ host: 'db-5', publicKey: publicText(generateKeyPair('d')), token });
     assert.equal(answer.status, 403);
     assert.match(String(answer.json()['error']), /another host/);
@@ -237,24 +228,24 @@ describe('POST /v1/enroll', () => {
     const key = generateKeyPair('db-6-agent');
     assert.equal((await enroll({ host: 'db-6', publicKey: publicText(key) })).status, 202);
     assert.deepEqual((await enroll({ host: 'db-6', publicKey: publicText(key) })).json(), { status: 'pending' });
-    const status = (await http(`${running.url}/v1/status`)).json() as { pendingEnrollments: number; hosts: Array<{ host: string; enrolled: string }> };
+    const status = (await http(`${running().url}/v1/status`)).json() as { pendingEnrollments: number; hosts: Array<{ host: string; enrolled: string }> };
     assert.equal(status.hosts.find((h) => h.host === 'db-6'), undefined, 'a request alone is counted, not listed among the hosts');
     assert.ok(status.pendingEnrollments >= 1);
-    await approveHost(running.store, 'db-6', publicText(key), new Date());
+    await approveHost(running().store, 'db-6', publicText(key), new Date());
     const answer = await enroll({ host: 'db-6', publicKey: publicText(key) });
     assert.equal(answer.status, 200);
   });
   it('refuses to enroll a revoked key again, even with a fresh token', async () => {
     const key = generateKeyPair('db-7-agent');
-    const { token } = await createToken(running.store, 'db-7', 3_600_000, new Date());
+    const { token } = await createToken(running().store, 'db-7', 3_600_000, new Date());
     assert.equal((await enroll({ host: 'db-7', publicKey: publicText(key), token })).status, 201);
-    await revokeHost(running.store, 'db-7', new Date());
-    const fresh = await createToken(running.store, 'db-7', 3_600_000, new Date());
+    await revokeHost(running().store, 'db-7', new Date());
+    const fresh = await createToken(running().store, 'db-7', 3_600_000, new Date());
     assert.equal((await enroll({ host: 'db-7', publicKey: publicText(key), token: fresh.token })).status, 403);
     assert.equal((await enroll({ host: 'db-7', publicKey: publicText(generateKeyPair('db-7-new')), token: fresh.token })).status, 201);
   });
   it('refuses malformed JSON and a malformed key with 400', async () => {
-    assert.equal((await post(`${running.url}/v1/enroll`, '{nope')).status, 400);
+    assert.equal((await post(`${running().url}/v1/enroll`, '{nope')).status, 400);
     assert.equal((await enroll({ host: 'db-8', publicKey: 'not-a-key' })).status, 400);
     assert.equal((await enroll({ host: 'db-8', publicKey: publicText(agent), extra: 1 })).status, 400);
   });

@@ -2,6 +2,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { after, before } from 'node:test';
 import { Agent, request } from 'undici';
 import { encodeEnvelope, signEnvelope } from '../../shared/dsse.js';
 import { formatPublicKey, generateKeyPair, type PublicKey, type SecretKey } from '../../shared/keys.js';
@@ -166,4 +167,26 @@ export async function enrollWithToken(running: Running, host: string): Promise<K
 
 export async function closeHttp(): Promise<void> {
   await dispatcher.close();
+}
+
+/**
+ * One controller on loopback for the whole test file: started before its first test, stopped and removed
+ * (with the shared HTTP client) after its last. Call it at the top of the file; the getter gives the controller.
+ */
+export function controllerPerFile(): () => Running {
+  let running: Running | null = null;
+  before(async () => {
+    running = await startController();
+  });
+  after(async () => {
+    if (running !== null) {
+      await running.stop();
+      await removeDir(running.stateDir);
+    }
+    await closeHttp();
+  });
+  return () => {
+    if (running === null) throw new Error('the controller of this test file is not started yet');
+    return running;
+  };
 }
